@@ -1,0 +1,76 @@
+"""Ranking metrics over candidate scores: HR@k, NDCG@k and MRR with pessimistic ties.
+
+One example = one positive among N candidates. The positive's rank is
+``1 + #(negatives scoring >= positive)``: a negative that ties the positive is ranked
+above it (pessimistic), so a model that scores everything equal gets rank N, not 1.
+
+With a single relevant item, NDCG@k = 1 / log2(rank + 1) if rank <= k else 0 (the ideal
+DCG is 1), HR@k = [rank <= k], MRR = 1 / rank. NDCG@1 equals HR@1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+DEFAULT_CUTOFFS: tuple[int, ...] = (1, 3, 5, 10)
+
+
+def positive_ranks(scores: np.ndarray, positive_index: np.ndarray | Sequence[int]) -> np.ndarray:
+    """1-based rank of each example's positive, ties counted against it.
+
+    Args:
+      scores: float array [num_examples, num_candidates]; higher is better. NaN scores
+        are rejected.
+      positive_index: int array [num_examples], column of the positive in ``scores``.
+
+    Returns:
+      int64 array [num_examples] of ranks in 1..num_candidates.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positive_index = np.asarray(positive_index, dtype=np.int64)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be [examples, candidates], got shape {scores.shape}")
+    if positive_index.shape != (scores.shape[0],):
+        raise ValueError(
+            f"positive_index must have shape ({scores.shape[0]},), got {positive_index.shape}"
+        )
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN")
+    rows = np.arange(scores.shape[0])
+    positive_scores = scores[rows, positive_index]
+    at_least_as_good = scores >= positive_scores[:, None]
+    at_least_as_good[rows, positive_index] = False
+    return 1 + at_least_as_good.sum(axis=1)
+
+
+def metrics_from_ranks(
+    ranks: np.ndarray | Sequence[int], cutoffs: Iterable[int] = DEFAULT_CUTOFFS
+) -> dict[str, float]:
+    """Mean HR@k, NDCG@k (k > 1) and MRR over examples, from 1-based positive ranks."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    if ranks.size == 0:
+        raise ValueError("no examples to compute metrics on")
+    out: dict[str, float] = {}
+    for k in cutoffs:
+        hit = ranks <= k
+        out[f"HR@{k}"] = float(hit.mean())
+        if k > 1:
+            out[f"NDCG@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+    out["MRR"] = float((1.0 / ranks).mean())
+    return out
+
+
+def ranking_metrics(
+    scores: np.ndarray,
+    positive_index: np.ndarray | Sequence[int],
+    cutoffs: Iterable[int] = DEFAULT_CUTOFFS,
+) -> dict[str, float]:
+    """HR@k, NDCG@k and MRR for scores [examples, candidates] and positive columns."""
+    return metrics_from_ranks(positive_ranks(scores, positive_index), cutoffs)
+
+
+def format_metrics(metrics: Mapping[str, float], digits: int = 4) -> str:
+    """One line ``HR@1=0.1234 HR@3=...`` in a stable order, for logs."""
+    return " ".join(f"{name}={value:.{digits}f}" for name, value in metrics.items())

@@ -1,0 +1,1 @@
+"""instructrec_jax.instructions."""
