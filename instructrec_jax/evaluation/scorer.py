@@ -1,0 +1,31 @@
+"""The one interface every ranker implements: score each example's candidates.
+
+InstructRec (likelihood of each candidate title given the instruction) and every baseline
+(Random, Popularity, SASRec, or a user's own) are evaluated by the same code on the same
+candidate sets through this protocol, so their numbers are comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from instructrec_jax.data.types import EvalExample
+
+
+@runtime_checkable
+class CandidateScorer(Protocol):
+    """Scores candidates; higher is better.
+
+    ``score`` returns a float array [len(examples), num_candidates] whose column j scores
+    ``examples[i].candidates[j]`` (positive first, then the negatives, as stored). Every
+    example in one call has the same number of candidates.
+    """
+
+    name: str
+
+    def score(self, examples: Sequence[EvalExample]) -> np.ndarray:
+        """Scores [num_examples, num_candidates] in ``EvalExample.candidates`` order."""
+        ...
