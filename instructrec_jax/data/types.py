@@ -14,7 +14,7 @@ Timestamps are integer seconds since the Unix epoch.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Literal
 
 SplitName = Literal["train", "valid", "test"]
@@ -62,11 +62,22 @@ class RawDataset:
     """What a reader yields: a catalog and a stream of interactions, not yet filtered.
 
     ``interactions`` may be a one-shot iterator (readers stream large files).
+
+    Attributes:
+      name: dataset name, e.g. ``ml-100k`` or ``amazon2018-Video_Games``.
+      items: the raw catalog (titles not yet cleaned; items may lack a title).
+      interactions: the raw event stream.
+      source_digest: hex digest identifying the raw inputs (file hashes, generator
+        parameters); ``None`` makes ``prepare`` hash the content as it streams.
+      bad_lines: malformed lines skipped per file (``skip_bad_lines``), filled while
+        ``interactions`` is consumed.
     """
 
     name: str
     items: Mapping[str, Item]
     interactions: Iterable[Interaction]
+    source_digest: str | None = None
+    bad_lines: MutableMapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,19 @@
+"""Title and text cleaning shared by every reader."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_TAG = re.compile(r"<[^>]{0,200}>")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_text(text: str | None) -> str:
+    """Decode HTML entities (twice, for double-escaped ``&amp;amp;``), drop HTML tags and
+    collapse whitespace. Unicode is kept as is. ``None`` becomes ``""``."""
+    if not text:
+        return ""
+    decoded = html.unescape(html.unescape(text))
+    without_tags = _TAG.sub(" ", decoded)
+    return _WHITESPACE.sub(" ", without_tags).strip()
