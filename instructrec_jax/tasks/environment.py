@@ -1,0 +1,159 @@
+"""Where a task definition module finds its instructions and vocabulary.
+
+Rule (documented for users and the definition modules under ``tasks/``):
+
+- instructions directory: ``$INSTRUCTREC_INSTRUCTIONS_DIR`` if set, else
+  ``$INSTRUCTREC_DATA_DIR/instructions/<dataset>`` (data dir default ``~/.cache/instructrec``).
+- vocabulary: ``$INSTRUCTREC_VOCAB`` if set (a local path or any ``tf.io.gfile`` URI, e.g.
+  Flan-T5's ``gs://t5-data/vocabs/cc_all.32000.100extra/sentencepiece.model``), else
+  ``<instructions dir>/vocab/spm.model``, which ``install_dataset_vocabulary`` writes (a
+  vocabulary trained on the directory's own text, cached per dataset fingerprint and size).
+- mixture rate: ``$INSTRUCTREC_MIXTURE_RATE`` (``examples`` or ``uniform``) unless a
+  definition module passes its own choice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from instructrec_jax.tasks import manifest as manifest_lib
+from instructrec_jax.tasks import vocab as vocab_lib
+from instructrec_jax.tasks.mixtures import RateChoice
+
+INSTRUCTIONS_DIR_ENV = "INSTRUCTREC_INSTRUCTIONS_DIR"
+VOCAB_ENV = "INSTRUCTREC_VOCAB"
+RATE_ENV = "INSTRUCTREC_MIXTURE_RATE"
+VOCAB_SUBDIR = "vocab"
+VOCAB_FILE = "spm.model"
+DEFAULT_TRAINED_VOCAB_SIZE = 8000
+MAX_CORPUS_SENTENCES = 200_000
+
+
+def resolve_instructions_dir(dataset: str, instructions_dir: str | None = None) -> str:
+    """Explicit argument, else ``$INSTRUCTREC_INSTRUCTIONS_DIR``, else the default location."""
+    return (
+        instructions_dir
+        or os.environ.get(INSTRUCTIONS_DIR_ENV)
+        or manifest_lib.default_instructions_dir(dataset)
+    )
+
+
+def dataset_vocabulary_path(instructions_dir: str) -> str:
+    """``<instructions dir>/vocab/spm.model``."""
+    return os.path.join(instructions_dir, VOCAB_SUBDIR, VOCAB_FILE)
+
+
+def resolve_vocabulary_path(instructions_dir: str, vocab: str | None = None) -> str:
+    """Explicit argument, else ``$INSTRUCTREC_VOCAB``, else ``dataset_vocabulary_path``."""
+    return vocab or os.environ.get(VOCAB_ENV) or dataset_vocabulary_path(instructions_dir)
+
+
+def resolve_rate(rate: str | None = None) -> str:
+    """Explicit argument, else ``$INSTRUCTREC_MIXTURE_RATE``, else ``examples``."""
+    from instructrec_jax.tasks.mixtures import check_rate_kind
+
+    return check_rate_kind(rate or os.environ.get(RATE_ENV) or "examples")
+
+
+def _unique(texts: Iterator[str]) -> list[str]:
+    return list(dict.fromkeys(text for text in texts if text))
+
+
+def corpus_sentences(
+    manifest: manifest_lib.InstructionsManifest, max_sentences: int = MAX_CORPUS_SENTENCES
+) -> list[str]:
+    """Distinct texts of the directory: inputs, targets and candidate titles of all splits.
+
+    The instruction texts carry the titles, categories, template wording and teacher text.
+    Above ``max_sentences`` distinct texts an evenly spaced subset is kept (deterministic).
+    """
+    from instructrec_jax.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    from instructrec_jax.instructions.records import from_tf_example_bytes
+
+    def texts() -> Iterator[str]:
+        for split in manifest_lib.MANIFEST_SPLITS:
+            for key in sorted(manifest.entries.get(split, {})):
+                for path in manifest.entries[split][key].files:
+                    for serialized in tf.data.TFRecordDataset(path).as_numpy_iterator():
+                        record = from_tf_example_bytes(serialized)
+                        yield record.inputs
+                        yield record.targets
+                        yield from record.candidate_titles
+
+    sentences = _unique(texts())
+    if len(sentences) > max_sentences:
+        step = len(sentences) / max_sentences
+        sentences = [sentences[int(i * step)] for i in range(max_sentences)]
+    return sentences
+
+
+def install_dataset_vocabulary(
+    dataset: str,
+    instructions_dir: str,
+    vocab_size: int = DEFAULT_TRAINED_VOCAB_SIZE,
+    cache_dir: str | None = None,
+    seed: int = 0,
+) -> str:
+    """Train (or take from the cache) a vocabulary on the directory's text; install it.
+
+    The model is cached under ``cache_dir`` (default ``$INSTRUCTREC_DATA_DIR/vocab``) by
+    dataset fingerprint and size, then copied to ``<instructions dir>/vocab/spm.model``
+    where the definition modules look. Returns that path.
+    """
+    from instructrec_jax.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    manifest = manifest_lib.load_manifest(instructions_dir, dataset)
+    if cache_dir is None:
+        cache_dir = os.path.join(
+            os.path.dirname(os.path.dirname(manifest_lib.default_instructions_dir(dataset))),
+            "vocab",
+        )
+    key = f"{naming_key(dataset)}-{manifest.dataset_fingerprint or 'nofingerprint'}"
+    cached = vocab_lib.vocabulary_for_dataset(
+        _LazyCorpus(manifest), cache_dir, key, vocab_size, seed=seed
+    )
+    target = dataset_vocabulary_path(instructions_dir)
+    tf.io.gfile.makedirs(os.path.dirname(target))
+    tf.io.gfile.copy(cached, target, overwrite=True)
+    return target
+
+
+def naming_key(dataset: str) -> str:
+    """Dataset short name used in cache keys (``ml-100k`` -> ``ml100k``)."""
+    from instructrec_jax.tasks.naming import dataset_short_name
+
+    return dataset_short_name(dataset)
+
+
+class _LazyCorpus:
+    """Reads the corpus only when iterated (i.e. only on a vocabulary cache miss)."""
+
+    def __init__(self, manifest: manifest_lib.InstructionsManifest) -> None:
+        self._manifest = manifest
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(corpus_sentences(self._manifest))
+
+
+def register_from_environment(
+    dataset: str,
+    instructions_dir: str | None = None,
+    vocab: str | None = None,
+    rate: RateChoice | None = None,
+) -> list[str]:
+    """Register a dataset's tasks and mixtures from the locations of the module docstring.
+
+    The entry point of the definition modules (``instructrec_jax_tasks.<dataset>``):
+    arguments override the environment, which overrides the defaults.
+    """
+    from instructrec_jax.tasks.registry import register_dataset_tasks
+
+    directory = resolve_instructions_dir(dataset, instructions_dir)
+    manifest_lib.load_manifest(directory, dataset)  # a missing directory fails first, clearly
+    vocab_path = resolve_vocabulary_path(directory, vocab)
+    chosen_rate = rate if callable(rate) else resolve_rate(rate)
+    return register_dataset_tasks(dataset, directory, vocab_path, rate=chosen_rate)

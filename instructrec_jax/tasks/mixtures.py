@@ -1,0 +1,163 @@
+"""Which training tasks go into which mixture, and at what rate (plain Python, no SeqIO).
+
+Mixtures of one dataset (names in ``naming``):
+
+- ``all``: every training task.
+- one per family (``seqrec``, ``search``, ``psearch``) that has training tasks.
+- ``all_but_<type>`` per held-out instruction type: every training task except those of
+  that type (in any family).
+- ``ladder_<n>`` for n = 1, 2, 4, ... and finally the total: the first n tasks of the
+  ladder order, for the instruction-diversity ablation. The ladder never contains a
+  held-out type (the ablation evaluates on it). Default order: families in
+  ``records.FAMILIES`` order, instruction types sorted within a family.
+
+Rates: ``"examples"`` = the task's training record count (example-proportional mixing),
+``"uniform"`` = 1 for every task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from instructrec_jax.instructions.records import FAMILIES
+from instructrec_jax.tasks import naming
+
+RATE_KINDS: tuple[str, ...] = ("examples", "uniform")
+RateChoice = str | Callable[[], str]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingTask:
+    """A registered task with a non-empty train split."""
+
+    name: str
+    family: str
+    instruction_type: str
+    num_train_records: int
+
+    @property
+    def key(self) -> str:
+        """``"<family>/<instruction_type>"`` as in the manifest."""
+        return f"{self.family}/{self.instruction_type}"
+
+
+def check_rate_kind(kind: str) -> str:
+    """Return ``kind`` if it is one of ``RATE_KINDS``, else raise naming the choices."""
+    if kind not in RATE_KINDS:
+        raise ValueError(f"mixture rate must be one of {RATE_KINDS}, got {kind!r}")
+    return kind
+
+
+def rate_value(kind: str, num_train_records: int) -> float:
+    """Mixing rate of a task with ``num_train_records`` training records."""
+    return float(num_train_records) if check_rate_kind(kind) == "examples" else 1.0
+
+
+class TaskRate:
+    """A SeqIO mixture rate (``rate(task) -> float``) resolved when the mixture is read.
+
+    ``choice`` is a rate kind or a zero-argument callable returning one (e.g. a
+    gin-configurable function), so the kind can be changed after registration.
+    """
+
+    def __init__(self, choice: RateChoice, num_train_records: int) -> None:
+        if not callable(choice):
+            check_rate_kind(choice)
+        self._choice = choice
+        self._num_train_records = num_train_records
+
+    def __call__(self, task: Any = None) -> float:
+        kind = self._choice() if callable(self._choice) else self._choice
+        return rate_value(kind, self._num_train_records)
+
+
+def _family_rank(family: str) -> int:
+    return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
+
+
+def default_ladder_order(tasks: Iterable[TrainingTask]) -> list[str]:
+    """Keys ordered by family (``FAMILIES`` order), then instruction type."""
+    ordered = sorted(tasks, key=lambda t: (_family_rank(t.family), t.instruction_type))
+    return [task.key for task in ordered]
+
+
+def resolve_ladder_order(
+    ladder_order: Sequence[str], tasks: Sequence[TrainingTask]
+) -> list[TrainingTask]:
+    """Map ladder entries (``family/type`` keys, or a bare type that one family has) to tasks."""
+    by_key = {task.key: task for task in tasks}
+    resolved: list[TrainingTask] = []
+    for entry in ladder_order:
+        if entry in by_key:
+            match = by_key[entry]
+        else:
+            candidates = [task for task in tasks if task.instruction_type == entry]
+            if len(candidates) != 1:
+                raise ValueError(
+                    f"ladder entry {entry!r} matches {len(candidates)} training tasks; use a "
+                    f"'family/type' key, one of {sorted(by_key)}"
+                )
+            match = candidates[0]
+        if match in resolved:
+            raise ValueError(f"ladder entry {entry!r} repeats task {match.key!r}")
+        resolved.append(match)
+    return resolved
+
+
+def ladder_sizes(total: int) -> list[int]:
+    """1, 2, 4, ... below ``total``, then ``total`` (empty when ``total`` is 0)."""
+    sizes: list[int] = []
+    size = 1
+    while size < total:
+        sizes.append(size)
+        size *= 2
+    if total > 0:
+        sizes.append(total)
+    return sizes
+
+
+def plan_mixtures(
+    dataset: str,
+    tasks: Sequence[TrainingTask],
+    held_out_types: Sequence[str] = (),
+    ladder_order: Sequence[str] | None = None,
+) -> dict[str, list[TrainingTask]]:
+    """Mixture name -> member tasks, for every mixture described in the module docstring.
+
+    Held-out types that no training task has get no ``all_but_`` mixture (nothing to hold
+    out). A ``ladder_order`` naming a held-out type is an error.
+    """
+    plans: dict[str, list[TrainingTask]] = {}
+    if not tasks:
+        return plans
+    plans[naming.all_mixture_name(dataset)] = list(tasks)
+    for family in FAMILIES:
+        members = [task for task in tasks if task.family == family]
+        if members:
+            plans[naming.family_mixture_name(dataset, family)] = members
+    present_types = {task.instruction_type for task in tasks}
+    for held_out in held_out_types:
+        if held_out in present_types:
+            plans[naming.leave_one_out_mixture_name(dataset, held_out)] = [
+                task for task in tasks if task.instruction_type != held_out
+            ]
+    ladder_pool = [task for task in tasks if task.instruction_type not in held_out_types]
+    if ladder_order is None:
+        order = resolve_ladder_order(default_ladder_order(ladder_pool), ladder_pool)
+    else:
+        order = resolve_ladder_order(ladder_order, tasks)
+        held = [task.key for task in order if task.instruction_type in held_out_types]
+        if held:
+            raise ValueError(f"ladder_order names held-out tasks {held}")
+    for size in ladder_sizes(len(order)):
+        plans[naming.ladder_mixture_name(dataset, size)] = order[:size]
+    return plans
+
+
+def expected_proportions(members: Sequence[TrainingTask], kind: str) -> Mapping[str, float]:
+    """Task name -> share of a mixture's examples under rate ``kind`` (sums to 1)."""
+    rates = {task.name: rate_value(kind, task.num_train_records) for task in members}
+    total = sum(rates.values())
+    return {name: rate / total for name, rate in rates.items()}
