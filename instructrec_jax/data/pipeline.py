@@ -94,6 +94,8 @@ def dedupe_earliest(
         raw_interacted_items=len(interacted_items),
         raw_interactions=raw_count,
         interactions_with_title=titled_count,
+        titled_users=len({user_id for user_id, _ in events}),
+        titled_interacted_items=len({item_id for _, item_id in events}),
         deduped_interactions=len(events),
     )
     return events

@@ -11,9 +11,5 @@ import hashlib
 
 def seeded_hash(seed: int, *parts: str) -> int:
     """A 64-bit unsigned integer determined by ``seed`` and the string ``parts``."""
-    hasher = hashlib.blake2b(digest_size=8)
-    hasher.update(str(seed).encode("utf-8"))
-    for part in parts:
-        hasher.update(b"\x1f")
-        hasher.update(part.encode("utf-8"))
-    return int.from_bytes(hasher.digest(), "big")
+    text = "\x1f".join((str(seed), *parts))
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")

@@ -1,0 +1,81 @@
+"""Streaming line readers with one policy for malformed lines (raise, or skip and count)."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import zlib
+from collections.abc import Callable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from instructrec_jax.data.errors import DataFormatError
+
+_CHUNK_BYTES = 1 << 20
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class BadLinePolicy:
+    """What to do with a malformed line.
+
+    Attributes:
+      skip_bad_lines: False raises ``DataFormatError`` naming file and line; True counts it.
+      counts: skipped lines per file path (shared with ``RawDataset.bad_lines``).
+    """
+
+    skip_bad_lines: bool = False
+    counts: MutableMapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def reject(self, path: Path, line_number: int, reason: str) -> None:
+        """Raise, or count the line as skipped."""
+        if not self.skip_bad_lines:
+            raise DataFormatError(str(path), line_number, reason)
+        self.counts[str(path)] = self.counts.get(str(path), 0) + 1
+
+
+def iter_lines(path: Path, policy: BadLinePolicy) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without its newline) of a text file, streaming.
+
+    ``.gz`` files are decompressed on the fly. A line that is not UTF-8 goes to
+    ``policy``; a truncated or corrupt gzip stream is always an error (nothing after it
+    can be read) naming the file and the line where it stopped. Blank lines are skipped.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    line_number = 0
+    try:
+        with opener(path, "rb") as handle:
+            for line_number, raw_line in enumerate(handle, start=1):
+                try:
+                    line = raw_line.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as error:
+                    policy.reject(path, line_number, f"not UTF-8: {error}")
+                    continue
+                if line.strip():
+                    yield line_number, line
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataFormatError(
+            str(path), line_number + 1, f"corrupt or truncated gzip data: {error}"
+        ) from error
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+class ReiterableStream(Generic[T]):
+    """An iterable that calls a generator function anew on each ``iter()``, so a raw
+    dataset's interactions can be streamed more than once (bad-line counts add up)."""
+
+    def __init__(self, make_iterator: Callable[[], Iterator[T]]) -> None:
+        self._make_iterator = make_iterator
+
+    def __iter__(self) -> Iterator[T]:
+        return self._make_iterator()
