@@ -40,11 +40,12 @@ def default_instructions_dir(dataset: str) -> str:
     return os.path.join(data_dir, "instructions", dataset)
 
 
-def generate_hint(dataset: str) -> str:
-    """How a user makes the directory that is missing."""
+def generate_hint(dataset: str, directory: str | None = None) -> str:
+    """How a user makes the missing directory (default location unless ``directory``)."""
+    out = directory or default_instructions_dir(dataset)
     return (
         f"Generate it with `python -m instructrec_jax.instructions.generate --dataset={dataset} "
-        f"--out={default_instructions_dir(dataset)}` (or set INSTRUCTREC_INSTRUCTIONS_DIR / "
+        f"--out={out}` (or set INSTRUCTREC_INSTRUCTIONS_DIR / "
         "pass --instructions_dir to point at an existing one)."
     )
 
