@@ -63,7 +63,7 @@ def parse_meta(record: dict[str, Any]) -> Item:
     asin = record.get("asin")
     if not isinstance(asin, str) or not asin:
         raise BadRecord("missing 'asin'")
-    categories = record.get("category") or ()
+    categories = record.get("category") or []
     if not isinstance(categories, list):
         raise BadRecord(f"'category' must be a list, got {type(categories).__name__}")
     attributes = {}
