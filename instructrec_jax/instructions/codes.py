@@ -69,11 +69,20 @@ _COMBINATION_RE = re.compile(r"^(p0|p1|p2|p1p2)_(i0|i1|i2)_(t0|t1|t2|t3)$")
 
 @dataclasses.dataclass(frozen=True)
 class CodeCombination:
-    """A set of preference codes (empty = P0), one intention code and one task form."""
+    """A set of preference codes (empty = P0), one intention code and one task form.
+
+    ``name`` (``p1p2_i0_t3``-style) is derived once at construction.
+    """
 
     preferences: frozenset[Preference]
     intention: Intention
     task_form: TaskForm
+    name: str = dataclasses.field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        p_name = "".join(p.value for p in sorted(self.preferences, key=lambda p: p.value))
+        name = f"{p_name or 'p0'}_{self.intention.value}_{self.task_form.value}"
+        object.__setattr__(self, "name", name)
 
     @classmethod
     def parse(cls, name: str) -> CodeCombination:
@@ -105,12 +114,6 @@ class CodeCombination:
     def has_intention(self) -> bool:
         """I1 or I2."""
         return self.intention is not Intention.I0
-
-    @property
-    def name(self) -> str:
-        """``p1p2_i0_t3``-style name."""
-        p_name = "".join(p.value for p in sorted(self.preferences, key=lambda p: p.value))
-        return f"{p_name or 'p0'}_{self.intention.value}_{self.task_form.value}"
 
 
 def instruction_type_name(combination: CodeCombination, strategy: Strategy) -> str:

@@ -149,6 +149,17 @@ class Template:
     slots: frozenset[str]
     summary: str
     source: str
+    _formats: dict[str, str] = dataclasses.field(
+        init=False, compare=False, repr=False, hash=False, default_factory=dict
+    )
+    _types: dict[str, str] = dataclasses.field(
+        init=False, compare=False, repr=False, hash=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for combination in self.combinations:
+            self._formats[combination.name] = _format_string(self, combination)
+            self._types[combination.name] = instruction_type_name(combination, self.strategy)
 
     @property
     def task_form(self) -> TaskForm:
@@ -157,14 +168,13 @@ class Template:
 
     def instruction_type(self, combination: CodeCombination) -> str:
         """The instruction type name of this template rendered with ``combination``."""
-        return instruction_type_name(combination, self.strategy)
+        return self._types[combination.name]
 
     def format_string(self, combination: CodeCombination) -> str:
         """``str.format`` text for one combination: optional segments resolved."""
-        return _format_string(self, combination)
+        return self._formats[combination.name]
 
 
-@functools.lru_cache(maxsize=4096)
 def _format_string(template: Template, combination: CodeCombination) -> str:
     provided = available_slots(combination, template.target)
 

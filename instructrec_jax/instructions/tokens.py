@@ -29,3 +29,15 @@ class WhitespaceCounter:
 def counter_name(counter: object) -> str:
     """The counter's ``name`` attribute, else its class name (for the manifest)."""
     return str(getattr(counter, "name", type(counter).__name__))
+
+
+class NamedCounter:
+    """Gives any object with ``count`` a manifest ``name`` (e.g. ``sentencepiece:<path>``)."""
+
+    def __init__(self, name: str, counter: object) -> None:
+        self.name = name
+        self._counter = counter
+
+    def count(self, text: str) -> int:
+        """Delegates to the wrapped counter."""
+        return int(self._counter.count(text))  # type: ignore[attr-defined]

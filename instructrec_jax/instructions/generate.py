@@ -1,0 +1,475 @@
+"""Generate the instruction data set of a ProcessedDataset (library function + CLI).
+
+    python -m instructrec_jax.instructions.generate --dataset=ml-100k --out=DIR
+
+Training examples get ``per_example[family]`` records each, drawn from the configured
+templates and strategies; validation and test get rank-form (T3) records over the data
+layer's fixed candidates for every plain T3 template of the recommendation and
+personalized-search families, and product-search T3 records for the items of the item
+split's valid/test parts. Output layout and manifest: ``docs/architecture.md`` and the
+manifest contract. Units of work (chunks of a split) are rendered in worker processes
+when ``workers > 1``; each unit depends only on the data, config and seed, so files are
+byte-identical whatever the worker count, and a rerun skips complete units.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from instructrec_jax.data.types import EvalExample, Item, TrainExample
+from instructrec_jax.instructions.builders import (
+    BuildContext,
+    NegativeSampler,
+    product_search_eval_records,
+    train_records,
+    user_eval_records,
+)
+from instructrec_jax.instructions.codes import Strategy, TaskForm
+from instructrec_jax.instructions.encoding import example_bytes
+from instructrec_jax.instructions.records import FAMILIES, InstructionRecord
+from instructrec_jax.instructions.shards import (
+    load_complete_unit,
+    unit_record_path,
+    write_json_atomic,
+    write_unit,
+)
+from instructrec_jax.instructions.stats import RenderStats
+from instructrec_jax.instructions.teachers import HeuristicTeacher, Teacher
+from instructrec_jax.instructions.templates import Template, load_templates
+from instructrec_jax.instructions.tokens import TokenCounter, WhitespaceCounter, counter_name
+
+FORMAT_VERSION = 1
+GENERATOR_VERSION = 1  # bump when rendering changes, so old shards are not reused
+SPLITS = ("train", "valid", "test")
+
+
+class InstructionSource(NegativeSampler, Protocol):
+    """What ``generate`` needs from a dataset (``ProcessedDataset`` satisfies it)."""
+
+    name: str
+    fingerprint: str
+    catalog: Mapping[str, Item]
+    valid: list[EvalExample]
+    test: list[EvalExample]
+    item_split: Mapping[str, str]
+
+    def train_examples(self) -> Iterator[TrainExample]:
+        """Every training (prefix -> next) example in a fixed order."""
+        ...
+
+
+def default_per_example() -> dict[str, int]:
+    """One record per family per training example (about 2.8 per example on ml-100k)."""
+    return {"recommendation": 1, "personalized_search": 1, "product_search": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateConfig:
+    """What to generate.
+
+    Attributes:
+      seed: every random choice derives from it.
+      template_ids: templates to use; empty = the paper's 39 (A*, B*, C*), add "D1".. for
+        the pairwise extras.
+      strategies: strategies allowed in training records.
+      per_example: family -> training records per training example.
+      num_candidates: candidates of T3 records (1 positive + negatives), training and
+        product-search evaluation; user evaluation uses the data layer's fixed lists.
+      max_input_tokens: input budget (oldest history items are dropped to fit).
+      train_shards, eval_shards: units (and part files) per split.
+      workers: processes rendering units (does not change the output).
+    """
+
+    seed: int = 0
+    template_ids: tuple[str, ...] = ()
+    strategies: tuple[str, ...] = tuple(s.value for s in Strategy)
+    per_example: Mapping[str, int] = dataclasses.field(default_factory=default_per_example)
+    num_candidates: int = 10
+    max_input_tokens: int = 512
+    train_shards: int = 8
+    eval_shards: int = 2
+    workers: int = 1
+
+    def output_spec(self) -> dict[str, Any]:
+        """The fields that determine the output (everything but ``workers``)."""
+        spec = dataclasses.asdict(self)
+        spec.pop("workers")
+        spec["per_example"] = dict(sorted(self.per_example.items()))
+        return spec
+
+
+def paper_template_ids(templates: Mapping[str, Template]) -> tuple[str, ...]:
+    """The 39 templates of the paper (families A, B, C), not the pairwise extras."""
+    return tuple(tid for tid in templates if tid[0] in "ABC")
+
+
+def _select_templates(config: GenerateConfig, templates: Mapping[str, Template]) -> list[Template]:
+    ids = config.template_ids or paper_template_ids(templates)
+    unknown = [tid for tid in ids if tid not in templates]
+    if unknown:
+        raise KeyError(f"unknown template ids {unknown}; known: {list(templates)}")
+    unknown_families = set(config.per_example) - set(FAMILIES)
+    if unknown_families:
+        raise ValueError(f"per_example names unknown families {sorted(unknown_families)}")
+    return [templates[tid] for tid in ids]
+
+
+def _item_reviews(examples: Sequence[TrainExample]) -> dict[str, str]:
+    """Item id -> the first review of it in training-example order."""
+    reviews: dict[str, str] = {}
+    for example in examples:
+        if example.review and example.target not in reviews:
+            reviews[example.target] = example.review
+    return reviews
+
+
+def build_context(
+    dataset: InstructionSource,
+    config: GenerateConfig,
+    teacher: Teacher,
+    counter: TokenCounter,
+    templates: Mapping[str, Template],
+    train_examples: Sequence[TrainExample],
+) -> BuildContext:
+    """Template pools, eval template lists and lookups shared by every unit."""
+    selected = _select_templates(config, templates)
+    strategies = {Strategy(s) for s in config.strategies}
+    pools: dict[str, list[Any]] = collections.defaultdict(list)
+    eval_ids: dict[str, list[str]] = collections.defaultdict(list)
+    for template in selected:
+        if template.strategy in strategies:
+            pools[template.family].extend((template, c) for c in template.combinations)
+        if template.strategy is Strategy.PLAIN and template.task_form is TaskForm.T3:
+            eval_ids[template.family].append(template.id)
+    return BuildContext(
+        catalog=dataset.catalog,
+        sampler=dataset,
+        item_split=dataset.item_split,
+        item_reviews=_item_reviews(train_examples),
+        train_pools={family: tuple(pool) for family, pool in pools.items()},
+        eval_templates={family: tuple(ids) for family, ids in eval_ids.items()},
+        templates=templates,
+        per_example=dict(config.per_example),
+        teacher=teacher,
+        counter=counter,
+        max_input_tokens=config.max_input_tokens,
+        seed=config.seed,
+        num_candidates=config.num_candidates,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """A chunk ``[start, stop)`` of a split's examples (and, for eval, of its items)."""
+
+    split: str
+    index: int
+    count: int
+    start: int
+    stop: int
+    item_start: int = 0
+    item_stop: int = 0
+
+
+def _chunks(length: int, count: int) -> list[tuple[int, int]]:
+    count = max(1, count)
+    return [(length * k // count, length * (k + 1) // count) for k in range(count)]
+
+
+def plan_units(
+    num_train: int,
+    num_eval: Mapping[str, int],
+    num_items: Mapping[str, int],
+    config: GenerateConfig,
+) -> list[Unit]:
+    """Units of every split: ``train_shards`` train chunks, ``eval_shards`` per eval split."""
+    units = [
+        Unit("train", k, config.train_shards, start, stop)
+        for k, (start, stop) in enumerate(_chunks(num_train, config.train_shards))
+    ]
+    for split in ("valid", "test"):
+        user_chunks = _chunks(num_eval[split], config.eval_shards)
+        item_chunks = _chunks(num_items[split], config.eval_shards)
+        for k, ((start, stop), (item_start, item_stop)) in enumerate(zip(user_chunks, item_chunks)):
+            units.append(Unit(split, k, config.eval_shards, start, stop, item_start, item_stop))
+    return units
+
+
+@dataclasses.dataclass(frozen=True)
+class _WorkerState:
+    context: BuildContext
+    train_examples: Sequence[TrainExample]
+    eval_examples: Mapping[str, Sequence[EvalExample]]
+    eval_items: Mapping[str, Sequence[str]]
+
+
+_STATE: _WorkerState | None = None
+
+
+def _init_worker(state: _WorkerState) -> None:
+    global _STATE
+    _STATE = state
+
+
+def _unit_records(
+    state: _WorkerState, unit: Unit, stats: RenderStats
+) -> Iterator[InstructionRecord]:
+    if unit.split == "train":
+        chunk = state.train_examples[unit.start : unit.stop]
+        yield from train_records(state.context, chunk, unit.start, stats)
+        return
+    users = state.eval_examples[unit.split][unit.start : unit.stop]
+    yield from user_eval_records(state.context, users, stats)
+    items = state.eval_items[unit.split][unit.item_start : unit.item_stop]
+    yield from product_search_eval_records(state.context, unit.split, items, stats)
+
+
+def _build_unit(unit: Unit) -> tuple[Unit, dict[str, list[bytes]], dict[str, set[str]], dict]:
+    """Render one unit: (unit, key -> serialized records, key -> template ids, stats)."""
+    assert _STATE is not None, "worker state not initialised"
+    stats = RenderStats()
+    payloads: dict[str, list[bytes]] = collections.defaultdict(list)
+    template_ids: dict[str, set[str]] = collections.defaultdict(set)
+    for record in _unit_records(_STATE, unit, stats):
+        key = f"{record.family}/{record.instruction_type}"
+        payloads[key].append(example_bytes(record))
+        template_ids[key].add(record.template_id)
+    return unit, dict(payloads), dict(template_ids), stats.to_json()
+
+
+def expected_keys(context: BuildContext) -> dict[str, list[str]]:
+    """split -> the ``<family>/<instruction_type>`` keys its units write (sorted)."""
+    train: set[str] = set()
+    for family, pool in context.train_pools.items():
+        if context.per_example.get(family, 0) > 0:
+            train.update(f"{family}/{t.instruction_type(c)}" for t, c in pool)
+    evaluation: set[str] = set()
+    for family, template_ids in context.eval_templates.items():
+        for template_id in template_ids:
+            template = context.templates[template_id]
+            for combination in template.combinations:
+                user_free = not (combination.has_history or combination.has_explicit_preference)
+                if family != "product_search" or user_free:
+                    evaluation.add(f"{family}/{template.instruction_type(combination)}")
+    return {"train": sorted(train), "valid": sorted(evaluation), "test": sorted(evaluation)}
+
+
+def part_path(split: str, key: str, index: int, count: int) -> str:
+    """Relative path of one part file."""
+    return f"{split}/{key}/part-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def _templates_digest(templates: Mapping[str, Template]) -> str:
+    text = "\n".join(repr(t) for t in templates.values())
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _spec_hash(common: Mapping[str, Any], unit: Unit, keys: Sequence[str]) -> str:
+    spec = {**common, "unit": dataclasses.asdict(unit), "keys": list(keys)}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork when TensorFlow is not loaded (fast, shares memory), else spawn (fork-safe)."""
+    if "tensorflow" in sys.modules or sys.platform != "linux":
+        return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context("fork")
+
+
+def _rendered_units(
+    state: _WorkerState, units: Sequence[Unit], workers: int
+) -> Iterator[tuple[Unit, dict[str, list[bytes]], dict[str, set[str]], dict]]:
+    if workers <= 1 or len(units) <= 1:
+        _init_worker(state)
+        for unit in units:
+            yield _build_unit(unit)
+        return
+    with _pool_context().Pool(
+        min(workers, len(units)), initializer=_init_worker, initargs=(state,)
+    ) as pool:
+        yield from pool.imap_unordered(_build_unit, units)
+
+
+def generate(
+    dataset: InstructionSource,
+    out_dir: str | Path,
+    config: GenerateConfig | None = None,
+    teacher: Teacher | None = None,
+    counter: TokenCounter | None = None,
+    progress: bool = True,
+    templates: Mapping[str, Template] | None = None,
+) -> dict[str, Any]:
+    """Write the instruction data set of ``dataset`` to ``out_dir``; return the stats.
+
+    Writes ``<split>/<family>/<type>/part-k-of-n.tfrecord``, ``manifest.json`` and
+    ``stats.json``. Complete units of an earlier run with the same inputs are kept.
+    """
+    from tqdm import tqdm
+
+    config = GenerateConfig() if config is None else config
+    teacher = HeuristicTeacher() if teacher is None else teacher
+    counter = WhitespaceCounter() if counter is None else counter
+    templates = load_templates() if templates is None else templates
+    out = Path(out_dir)
+    train_examples = list(dataset.train_examples())
+    context = build_context(dataset, config, teacher, counter, templates, train_examples)
+    eval_items = {
+        split: sorted(i for i, part in dataset.item_split.items() if part == split)
+        for split in ("valid", "test")
+    }
+    if config.num_candidates > len(dataset.catalog):
+        raise ValueError(
+            f"num_candidates={config.num_candidates} exceeds the catalog ({len(dataset.catalog)})"
+        )
+    state = _WorkerState(
+        context, train_examples, {"valid": dataset.valid, "test": dataset.test}, eval_items
+    )
+    units = plan_units(
+        len(train_examples),
+        {"valid": len(dataset.valid), "test": len(dataset.test)},
+        {split: len(items) for split, items in eval_items.items()},
+        config,
+    )
+    keys = expected_keys(context)
+    common = {
+        "format_version": FORMAT_VERSION,
+        "generator_version": GENERATOR_VERSION,
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "config": config.output_spec(),
+        "teacher": teacher.name,
+        "token_counter": counter_name(counter),
+        "templates": _templates_digest(templates),
+    }
+    done: dict[Unit, dict[str, Any]] = {}
+    pending: list[Unit] = []
+    for unit in units:
+        path = unit_record_path(out, unit.split, unit.index, unit.count)
+        complete = load_complete_unit(out, path, _spec_hash(common, unit, keys[unit.split]))
+        if complete is None:
+            pending.append(unit)
+        else:
+            done[unit] = complete
+    workers = config.workers if getattr(teacher, "process_safe", False) else 1
+    with tqdm(
+        total=len(units),
+        initial=len(done),
+        desc="instruction units",
+        unit="unit",
+        disable=not progress,
+    ) as bar:
+        for unit, payloads, template_ids, stats in _rendered_units(state, pending, workers):
+            unexpected = set(payloads) - set(keys[unit.split])
+            if unexpected:
+                raise RuntimeError(f"unit {unit}: records of unplanned types {sorted(unexpected)}")
+            files = {
+                part_path(unit.split, key, unit.index, unit.count): payloads.get(key, [])
+                for key in keys[unit.split]
+            }
+            ids_by_file = {
+                part_path(unit.split, key, unit.index, unit.count): ids
+                for key, ids in template_ids.items()
+            }
+            done[unit] = write_unit(
+                out,
+                unit_record_path(out, unit.split, unit.index, unit.count),
+                _spec_hash(common, unit, keys[unit.split]),
+                files,
+                ids_by_file,
+                stats,
+            )
+            bar.update(1)
+            bar.set_postfix(records=sum(u["stats"]["num_records"] for u in done.values()))
+    ordered = [(unit, done[unit]) for unit in units]
+    manifest = build_manifest(common, config, counter, ordered, keys)
+    stats_json = build_stats(ordered, dataset.name, common)
+    write_json_atomic(out / "manifest.json", manifest)
+    write_json_atomic(out / "stats.json", stats_json)
+    return stats_json
+
+
+def build_manifest(
+    common: Mapping[str, Any],
+    config: GenerateConfig,
+    counter: TokenCounter,
+    units: Sequence[tuple[Unit, Mapping[str, Any]]],
+    keys: Mapping[str, Sequence[str]],
+) -> dict[str, Any]:
+    """The contract's manifest: per split and ``family/type``, files, counts, template ids."""
+    splits: dict[str, dict[str, Any]] = {}
+    for split in SPLITS:
+        split_units = [(u, record) for u, record in units if u.split == split]
+        entries: dict[str, Any] = {}
+        for key in keys[split]:
+            files = [part_path(split, key, u.index, u.count) for u, _ in split_units]
+            count = sum(
+                record["files"][f]["num_records"] for (_, record), f in zip(split_units, files)
+            )
+            if count == 0:
+                continue
+            ids = {
+                tid
+                for _, record in split_units
+                for f in files
+                for tid in record["template_ids"].get(f, [])
+            }
+            family, instruction_type = key.split("/")
+            entries[key] = {
+                "family": family,
+                "instruction_type": instruction_type,
+                "files": files,
+                "num_records": count,
+                "template_ids": sorted(ids, key=lambda t: (t[0], int(t[1:]))),
+            }
+        splits[split] = entries
+    return {
+        "format_version": FORMAT_VERSION,
+        "dataset": common["dataset"],
+        "dataset_fingerprint": common["dataset_fingerprint"],
+        "seed": config.seed,
+        "teacher": common["teacher"],
+        "max_input_tokens": config.max_input_tokens,
+        "token_counter": counter_name(counter),
+        "config": common["config"],
+        "splits": splits,
+    }
+
+
+def build_stats(
+    units: Sequence[tuple[Unit, Mapping[str, Any]]], dataset_name: str, common: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Totals per split and overall (counts per type and template, words, truncation)."""
+    per_split = {split: RenderStats() for split in SPLITS}
+    for unit, record in units:
+        per_split[unit.split].merge(RenderStats.from_json(record["stats"]))
+    total = RenderStats()
+    for split_stats in per_split.values():
+        total.merge(split_stats)
+    return {
+        "dataset": dataset_name,
+        "teacher": common["teacher"],
+        "token_counter": common["token_counter"],
+        "total": total.to_json(),
+        "splits": {split: s.to_json() for split, s in per_split.items()},
+    }
+
+
+def default_output_dir(dataset_name: str) -> Path:
+    """``$INSTRUCTREC_DATA_DIR/instructions/<dataset>`` (data dir default ~/.cache/instructrec)."""
+    from instructrec_jax.data.paths import data_dir
+
+    return data_dir() / "instructions" / dataset_name
+
+
+if __name__ == "__main__":
+    from instructrec_jax.instructions.cli import generate_main
+
+    sys.exit(generate_main())
