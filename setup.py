@@ -14,6 +14,8 @@ INSTALL_REQUIRES = [
     "tensorflow>=2.21,<2.22",
     "tensorflow-text>=2.21,<2.22",
     "tensorflow-datasets>=4.9.9",
+    # TFDS imports it lazily when a builder is built but does not declare it.
+    "importlib_resources>=6.0",
     "gin-config>=0.5.0",
     "sentencepiece>=0.2.0",
     "tensorstore>=0.1.75",
