@@ -9,6 +9,13 @@ Steps, each recorded in ``stats``:
 4. order each user's interactions chronologically; ties by a seeded hash (``ordering``).
 5. leave-one-out validation/test examples with seeded negatives; seeded item split.
 
+``stats`` keys: ``raw_catalog_items``, ``items_with_title``, ``raw_users``,
+``raw_interacted_items``, ``raw_interactions``, ``interactions_with_title``,
+``titled_users``, ``titled_interacted_items``, ``deduped_interactions``, ``bad_lines``
+(per file), then after the k-core ``users``, ``items``, ``interactions``,
+``avg_sequence_length``, ``tied_interaction_fraction``, ``tie_decided_test_targets``,
+``train_examples``, ``valid_examples``, ``test_examples``, ``item_split_counts``.
+
 The whole deduplicated interaction table is held in memory (ids, timestamps and reviews);
 the raw stream itself is consumed once.
 """
@@ -135,13 +142,12 @@ def build_sequences(events: _EventTable, seed: int) -> dict[str, UserSequence]:
     return sequences
 
 
-def prepare(raw: RawDataset, config: PrepareConfig = PrepareConfig()) -> ProcessedDataset:  # noqa: B008
-    """Filter, order and split a raw dataset (see the module docstring for the steps).
-
-    Raises:
-      EmptyDatasetError: a step left no data; the error names the step.
-    """
-    stats: dict = {"raw_catalog_items": len(raw.items)}
+def filter_interactions(
+    raw: RawDataset, config: PrepareConfig, stats: dict
+) -> tuple[dict[str, Item], _EventTable, str]:
+    """Steps 1-3 (title, dedupe, k-core). Returns the titled catalog, the surviving
+    events and the source digest; records counts in ``stats``."""
+    stats["raw_catalog_items"] = len(raw.items)
     titled_items = clean_catalog(raw.items)
     stats["items_with_title"] = len(titled_items)
     if not titled_items:
@@ -160,7 +166,6 @@ def prepare(raw: RawDataset, config: PrepareConfig = PrepareConfig()) -> Process
         )
 
     kept = k_core(events, config.user_threshold, config.k_core)
-    stats["kcore_interactions"] = len(kept)
     if not kept:
         raise EmptyDatasetError(
             raw.name,
@@ -168,20 +173,38 @@ def prepare(raw: RawDataset, config: PrepareConfig = PrepareConfig()) -> Process
             f"no users with >= {config.user_threshold} and items with >= {config.k_core} "
             "interactions remain",
         )
-    events = {pair: events[pair] for pair in kept}
+    source_digest = raw.source_digest or content_hasher.hexdigest()
+    return titled_items, {pair: events[pair] for pair in kept}, source_digest
+
+
+def tie_decided_fraction(sequences: Mapping[str, UserSequence]) -> float:
+    """Share of test targets that share their timestamp with the previous item, i.e.
+    whose choice as the last item was made by the tie rule."""
+    decided = sum(1 for s in sequences.values() if s.timestamps[-1] == s.timestamps[-2])
+    return decided / len(sequences)
+
+
+def prepare(raw: RawDataset, config: PrepareConfig = PrepareConfig()) -> ProcessedDataset:  # noqa: B008
+    """Filter, order and split a raw dataset (see the module docstring for the steps).
+
+    Raises:
+      EmptyDatasetError: a step left no data; the error names the step.
+    """
+    stats: dict = {}
+    titled_items, events, source_digest = filter_interactions(raw, config, stats)
     sequences = build_sequences(events, config.seed)
-    catalog = {item_id: titled_items[item_id] for item_id in sorted({i for _, i in kept})}
+    catalog = {item_id: titled_items[item_id] for item_id in sorted({i for _, i in events})}
     stats.update(
         users=len(sequences),
         items=len(catalog),
-        interactions=len(kept),
-        avg_sequence_length=round(len(kept) / len(sequences), 4),
+        interactions=len(events),
+        avg_sequence_length=round(len(events) / len(sequences), 4),
         tied_interaction_fraction=round(
             tied_fraction([s.timestamps for s in sequences.values()]), 4
         ),
+        tie_decided_test_targets=round(tie_decided_fraction(sequences), 4),
     )
 
-    source_digest = raw.source_digest or content_hasher.hexdigest()
     sorted_ids = tuple(catalog)
     id_set = frozenset(catalog)
 
@@ -189,17 +212,17 @@ def prepare(raw: RawDataset, config: PrepareConfig = PrepareConfig()) -> Process
         forbidden = sequences[user_id].item_ids
         return sample_uniform_negatives(sorted_ids, id_set, forbidden, n, seed, user_id)
 
-    splits = {
-        split: leave_one_out(
+    valid, test = (
+        leave_one_out(
             sequences, split, config.max_history, config.num_negatives, config.seed, sampler
         )
         for split in ("valid", "test")
-    }
+    )
     item_split = item_level_split(catalog, config.item_split_fractions, config.seed)
     stats.update(
-        train_examples=sum(max(len(s.item_ids) - 3, 0) for s in sequences.values()),
-        valid_examples=len(splits["valid"]),
-        test_examples=len(splits["test"]),
+        train_examples=sum(len(s.item_ids) - 3 for s in sequences.values()),
+        valid_examples=len(valid),
+        test_examples=len(test),
         item_split_counts={
             name: sum(1 for value in item_split.values() if value == name)
             for name in ("train", "valid", "test")
@@ -209,8 +232,8 @@ def prepare(raw: RawDataset, config: PrepareConfig = PrepareConfig()) -> Process
         name=raw.name,
         catalog=catalog,
         sequences=sequences,
-        valid=splits["valid"],
-        test=splits["test"],
+        valid=valid,
+        test=test,
         item_split=item_split,
         config=config,
         stats=stats,

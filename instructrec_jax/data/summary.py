@@ -21,6 +21,7 @@ def summarize(dataset: ProcessedDataset) -> dict[str, Any]:
     ``steps`` (list of {step, users, items, interactions}; items = distinct items with an
     interaction at that step), ``splits`` (train examples, valid, test), ``candidates``
     (per valid/test example), ``item_split``, ``tied_interaction_fraction``,
+    ``tie_decided_test_targets`` (share of test targets tied with the previous item),
     ``bad_lines``, ``config``.
     """
     stats = dataset.stats
@@ -50,6 +51,7 @@ def summarize(dataset: ProcessedDataset) -> dict[str, Any]:
         "candidates": 1 + config.num_negatives,
         "item_split": stats["item_split_counts"],
         "tied_interaction_fraction": stats["tied_interaction_fraction"],
+        "tie_decided_test_targets": stats["tie_decided_test_targets"],
         "bad_lines": stats.get("bad_lines", {}),
         "config": config.to_json_dict(),
     }
@@ -77,7 +79,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['interactions']} interactions, average length "
         f"{summary['avg_sequence_length']:.2f}",
         f"timestamp ties: {100 * summary['tied_interaction_fraction']:.1f}% of interactions "
-        "share (user, timestamp) with another (ordered by the seeded tie rule)",
+        "share (user, timestamp) with another (ordered by the seeded tie rule); "
+        f"{100 * summary['tie_decided_test_targets']:.1f}% of test targets are decided by it",
         f"splits: train {splits['train']} examples (prefix -> next), valid {splits['valid']}, "
         f"test {splits['test']} ({summary['candidates']} candidates each)",
         f"item split (product search): train {item_split['train']}, valid "

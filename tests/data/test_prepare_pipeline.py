@@ -44,7 +44,11 @@ def test_ties_follow_the_seeded_hash_not_the_item_id():
         assert list(order[:-1]) == sorted(items, key=lambda i: tie_key(seed, "u", i))
         orders[seed] = order
     assert orders[0] != orders[1]  # the seed decides the tie
-    assert list(orders[0][:-1]) != sorted(items) or list(orders[1][:-1]) != sorted(items)
+    # Item-id order and hash order differ here, so an id-based rule would fail this test.
+    assert list(orders[0][:-1]) != sorted(items) and list(orders[1][:-1]) != sorted(items)
+    assert orders[0][-2] != max(items)
+    # Users o0..o2 rated everything at once: their test target is decided by the tie rule.
+    assert dataset.stats["tie_decided_test_targets"] == 0.75
     # The validation target is decided by the hash, not by the largest item id.
     config = PrepareConfig(k_core=1, num_negatives=0)
     valid = {e.user_id: e for e in prepare(_raw(events), config).valid}
