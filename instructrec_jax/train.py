@@ -1,0 +1,82 @@
+"""Fine-tune with gin, the way T5X users do.
+
+    python -m instructrec_jax.train \\
+        --gin_file=gin/runs/finetune.gin --gin_file=gin/models/flan_t5_small.gin \\
+        --gin.MIXTURE_OR_TASK_NAME="'instructrec_ml100k_all'" --gin.MODEL_DIR="'/tmp/run'"
+
+Several processes: ``--coordinator_address=host:port --num_processes=N --process_id=i``
+(TPU VM slices and SLURM jobs are detected without flags). The resolved gin config is
+written to ``MODEL_DIR/config.gin``. Everything here is a thin wrapper around
+:func:`instructrec_jax.training.train`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from instructrec_jax.training.distributed import DistributedConfig, initialize
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(flags, gin bindings from ``--gin.NAME=VALUE``)."""
+    parser = argparse.ArgumentParser(prog="python -m instructrec_jax.train", description=__doc__)
+    parser.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
+    parser.add_argument(
+        "--gin_bindings", action="append", default=[], help="gin binding 'NAME = VALUE'"
+    )
+    parser.add_argument(
+        "--gin_search_paths", default="", help="comma-separated folders for gin files"
+    )
+    parser.add_argument("--coordinator_address", default=None)
+    parser.add_argument("--num_processes", type=int, default=None)
+    parser.add_argument("--process_id", type=int, default=None)
+    known, rest = parser.parse_known_args(list(argv))
+    bindings = list(known.gin_bindings)
+    for argument in rest:
+        if not argument.startswith("--gin.") or "=" not in argument:
+            parser.error(f"unrecognized argument {argument!r}")
+        name, value = argument[len("--gin.") :].split("=", 1)
+        bindings.append(f"{name} = {value}")
+    return known, bindings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, check, train; returns the process exit code."""
+    from instructrec_jax.training import gin_setup, preflight
+
+    flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        gin_setup.parse(
+            flags.gin_file,
+            bindings,
+            [path for path in flags.gin_search_paths.split(",") if path],
+        )
+        config = gin_setup.build_train_config()
+        initialize(
+            DistributedConfig(flags.coordinator_address, flags.num_processes, flags.process_id)
+        )
+        preflight.check_before_compile(config)
+    except (gin_setup.GinConfigError, preflight.SetupError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    import jax
+
+    from instructrec_jax.tf_setup import import_tensorflow
+    from instructrec_jax.training import train
+
+    if jax.process_index() == 0:
+        preflight.prepare_model_dir(config.model_dir)
+        tf = import_tensorflow()
+        with tf.io.gfile.GFile(os.path.join(config.model_dir, "config.gin"), "w") as stream:
+            stream.write(gin_setup.config_text())
+    result = train(config)
+    print(f"trained to step {result.step}; final metrics: {result.final_metrics}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Checks and preparation that happen before anything is compiled.
+
+Each failure is one clear sentence: the task module that cannot be imported, the task name
+that is not registered (with the closest names), the model directory that cannot be
+written (``gs://`` paths are probed with a real write, never failing silently later).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import uuid
+
+from instructrec_jax.tf_setup import import_tensorflow
+from instructrec_jax.training.config import TrainConfig
+from instructrec_jax.training.input_pipeline import check_task_registered
+
+
+class SetupError(ValueError):
+    """A run that cannot start; the message names the offending setting."""
+
+
+def import_task_module(module_name: str | None) -> None:
+    """Import the module that registers the SeqIO tasks (``MIXTURE_OR_TASK_MODULE``)."""
+    if not module_name:
+        return
+    try:
+        importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise SetupError(
+            f"MIXTURE_OR_TASK_MODULE {module_name!r} cannot be imported: {error}"
+        ) from error
+
+
+def check_seqio_cache(config: TrainConfig) -> None:
+    """With ``use_cached_tasks``, every task must have a cache (no silent fallback)."""
+    if not config.use_cached_tasks:
+        return
+    import seqio
+
+    provider = seqio.get_mixture_or_task(config.mixture_or_task_name)
+    tasks = provider.tasks if isinstance(provider, seqio.Mixture) else [provider]
+    uncached = [task.name for task in tasks if not task.cache_dir]
+    if uncached:
+        raise SetupError(
+            "USE_CACHED_TASKS is True but these tasks have no SeqIO cache: "
+            f"{', '.join(uncached)} (run seqio's cache_tasks_main or set USE_CACHED_TASKS=False)"
+        )
+
+
+def prepare_model_dir(model_dir: str) -> None:
+    """Create ``model_dir`` and prove it is writable (also for ``gs://``)."""
+    tf = import_tensorflow()
+    probe = os.path.join(model_dir, f".write_probe_{uuid.uuid4().hex}")
+    try:
+        tf.io.gfile.makedirs(model_dir)
+        with tf.io.gfile.GFile(probe, "w") as stream:
+            stream.write("ok")
+        tf.io.gfile.remove(probe)
+    except Exception as error:  # TF raises many types (NotFound, PermissionDenied, ...)
+        hint = " (check credentials and the bucket name)" if model_dir.startswith("gs://") else ""
+        raise SetupError(f"MODEL_DIR {model_dir!r} is not writable: {error}{hint}") from error
+
+
+def write_train_config(config: TrainConfig) -> None:
+    """``MODEL_DIR/train_config.json``: the plain arguments of this run."""
+    tf = import_tensorflow()
+    payload = dataclasses.asdict(config)
+    path = os.path.join(config.model_dir, "train_config.json")
+    with tf.io.gfile.GFile(path, "w") as stream:
+        stream.write(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def check_before_compile(config: TrainConfig) -> None:
+    """All checks that need no accelerator work, in the order a user would fix them."""
+    import_task_module(config.mixture_or_task_module)
+    try:
+        check_task_registered(config.mixture_or_task_name)
+    except ValueError as error:
+        raise SetupError(f"MIXTURE_OR_TASK_NAME: {error}") from error
+    check_seqio_cache(config)

@@ -1,0 +1,135 @@
+"""The train state (params + Adafactor state + step), created directly sharded.
+
+Shardings come from the parameters' logical axis names (``nn.with_logical_partitioning`` in
+the model) through logical axis rules onto the ('data', 'model') mesh. The state is built
+by a ``jax.jit`` whose ``out_shardings`` are those shardings, so no device ever holds the
+whole unsharded state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.t5 import Transformer, abstract_params
+from instructrec_jax.training.optimizer import (
+    AdafactorConfig,
+    FactoredAdafactorState,
+    Schedule,
+    factored_adafactor,
+    plan_tree,
+    state_partition_specs,
+)
+
+LogicalRules = Sequence[tuple[str, str | tuple[str, ...] | None]]
+
+
+class TrainState(NamedTuple):
+    """``step``: int32 scalar (updates applied); ``params``; ``opt_state``."""
+
+    step: jax.Array
+    params: Any
+    opt_state: FactoredAdafactorState
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """The saved tree: ``{"params", "opt_state" (a dict), "step"}``."""
+        return {"params": self.params, "opt_state": self.opt_state._asdict(), "step": self.step}
+
+    @classmethod
+    def from_checkpoint(cls, tree: dict[str, Any]) -> TrainState:
+        """Inverse of :meth:`to_checkpoint`."""
+        return cls(tree["step"], tree["params"], FactoredAdafactorState(**tree["opt_state"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class StateLayout:
+    """The optimizer and the shardings of every part of the train state."""
+
+    optimizer: optax.GradientTransformation
+    param_logical_specs: Any
+    state_shardings: TrainState
+    abstract_state: TrainState
+
+    @property
+    def param_shardings(self) -> Any:
+        """``NamedSharding`` per parameter."""
+        return self.state_shardings.params
+
+
+def _logical_to_mesh(specs: Any, mesh: Mesh, rules: LogicalRules) -> Any:
+    return nn.logical_to_mesh_sharding(specs, mesh, list(rules))
+
+
+def build_layout(
+    model_config: T5Config,
+    mesh: Mesh,
+    rules: LogicalRules,
+    learning_rate: Schedule,
+    adafactor: AdafactorConfig,
+) -> StateLayout:
+    """Optimizer (factored by the params' logical axes) and state shardings, from shapes only."""
+    boxed = abstract_params(model_config)
+    logical_specs = nn.get_partition_spec(boxed)
+    shapes = nn.unbox(boxed)
+    plans = plan_tree(shapes, logical_specs, adafactor.min_dim_size_to_factor)
+    optimizer = factored_adafactor(learning_rate, plans, adafactor)
+    opt_specs = state_partition_specs(logical_specs, plans)
+    shardings = TrainState(
+        step=NamedSharding(mesh, PartitionSpec()),
+        params=_logical_to_mesh(logical_specs, mesh, rules),
+        opt_state=_logical_to_mesh(opt_specs, mesh, rules),
+    )
+    abstract_opt = jax.eval_shape(optimizer.init, shapes)
+    abstract = TrainState(jax.ShapeDtypeStruct((), jnp.int32), shapes, abstract_opt)
+    abstract = jax.tree.map(
+        lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+        abstract,
+        shardings,
+    )
+    return StateLayout(optimizer, logical_specs, shardings, abstract)
+
+
+def init_state(layout: StateLayout, model_config: T5Config, seed: int) -> TrainState:
+    """Fresh parameters from ``seed`` and a zero optimizer state, created sharded."""
+    model = Transformer(model_config)
+
+    def make() -> TrainState:
+        tokens = jnp.ones((1, 1), jnp.int32)
+        params = nn.unbox(model.init(jax.random.PRNGKey(seed), tokens, tokens)["params"])
+        return TrainState(jnp.zeros((), jnp.int32), params, layout.optimizer.init(params))
+
+    return jax.jit(make, out_shardings=layout.state_shardings)()
+
+
+def _place_sharded(path: Any, value: Any, target: jax.ShapeDtypeStruct) -> jax.Array:
+    """Each device receives only its shard of the host value."""
+    host = np.asarray(value).astype(target.dtype)
+    if host.shape != target.shape:
+        raise ValueError(
+            f"parameter {jax.tree_util.keystr(path)} has shape {host.shape}, "
+            f"the model expects {target.shape}"
+        )
+    return jax.make_array_from_callback(target.shape, target.sharding, lambda index: host[index])
+
+
+def state_from_params(layout: StateLayout, params: Any, step: int = 0) -> TrainState:
+    """A state around given (e.g. pretrained) params: placed sharded, fresh optimizer state.
+
+    ``params`` may be host numpy arrays; each is cast to the model's parameter dtype.
+    """
+    abstract_params_tree = layout.abstract_state.params
+    placed = jax.tree_util.tree_map_with_path(_place_sharded, params, abstract_params_tree)
+    init_opt: Callable[[Any], Any] = jax.jit(
+        layout.optimizer.init, out_shardings=layout.state_shardings.opt_state
+    )
+    step_array = jax.device_put(jnp.asarray(step, jnp.int32), layout.state_shardings.step)
+    return TrainState(step_array, placed, init_opt(placed))

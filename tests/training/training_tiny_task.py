@@ -1,0 +1,65 @@
+"""A tiny synthetic SeqIO task for the trainer's tests (no dependency on the tasks stage).
+
+Importing this module registers ``training_tiny_copy``: inputs are 3-9 random tokens of a
+64-token pass-through vocabulary, targets are the first three input tokens shifted by one
+(learnable by a 1+1 layer model in a few dozen steps). Splits: train (256) and validation (32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import seqio
+
+from instructrec_jax.tf_setup import import_tensorflow
+
+TASK_NAME = "training_tiny_copy"
+VOCAB_SIZE = 64
+_SIZES = {"train": 256, "validation": 32}
+
+
+def _examples(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0 if split == "train" else 1)
+    examples = []
+    for _ in range(_SIZES[split]):
+        length = int(rng.integers(3, 10))
+        inputs = rng.integers(3, VOCAB_SIZE - 1, size=length).astype(np.int32)
+        targets = (inputs[:3] + 1).astype(np.int32)
+        examples.append((inputs, targets))
+    return examples
+
+
+def _dataset_fn(split: str, shuffle_files: bool, seed: int | None = None):
+    tf = import_tensorflow()
+    examples = _examples(split)
+
+    def generate():
+        for inputs, targets in examples:
+            yield {"inputs": inputs, "targets": targets}
+
+    signature = {
+        "inputs": tf.TensorSpec([None], tf.int32),
+        "targets": tf.TensorSpec([None], tf.int32),
+    }
+    return tf.data.Dataset.from_generator(generate, output_signature=signature)
+
+
+def register() -> None:
+    """Register the task once per process."""
+    if TASK_NAME in seqio.TaskRegistry.names():
+        return
+    vocabulary = seqio.PassThroughVocabulary(size=VOCAB_SIZE, eos_id=1)
+    features = {
+        "inputs": seqio.Feature(vocabulary, add_eos=True, dtype=import_tensorflow().int32),
+        "targets": seqio.Feature(vocabulary, add_eos=True, dtype=import_tensorflow().int32),
+    }
+    seqio.TaskRegistry.add(
+        TASK_NAME,
+        source=seqio.FunctionDataSource(
+            _dataset_fn, splits=list(_SIZES), num_input_examples=dict(_SIZES)
+        ),
+        preprocessors=[seqio.preprocessors.append_eos_after_trim],
+        output_features=features,
+    )
+
+
+register()
