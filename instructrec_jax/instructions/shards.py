@@ -96,3 +96,24 @@ def write_unit(
     }
     write_json_atomic(record_path, record)
     return record
+
+
+def read_tfrecord_payloads(path: Path) -> list[bytes]:
+    """The payloads of an uncompressed TFRecord file, read without TensorFlow.
+
+    For tools and tests; CRCs are not verified (TensorFlow's readers do that).
+    Raises ValueError naming the file when a record is cut short.
+    """
+    data = Path(path).read_bytes()
+    payloads = []
+    offset = 0
+    while offset < len(data):
+        if offset + 12 > len(data):
+            raise ValueError(f"{path}: truncated record header at byte {offset}")
+        length = int.from_bytes(data[offset : offset + 8], "little")
+        start = offset + 12
+        if start + length + 4 > len(data):
+            raise ValueError(f"{path}: truncated record at byte {offset}")
+        payloads.append(data[start : start + length])
+        offset = start + length + 4
+    return payloads
