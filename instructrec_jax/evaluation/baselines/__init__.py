@@ -1,0 +1,58 @@
+"""Recommendation baselines scored on exactly the candidates InstructRec ranks.
+
+Every baseline implements ``instructrec_jax.evaluation.scorer.CandidateScorer``: a
+``name`` and ``score(examples) -> float array [num_examples, num_candidates]`` whose column
+j scores ``examples[i].candidates[j]`` (positive first). The evaluation code feeds the
+same ``EvalExample``s to InstructRec and to these, so the numbers are comparable.
+
+- ``RandomScorer(seed)``: seeded uniform scores (a chance reference).
+- ``PopularityScorer.fit(dataset)``: training-part interaction counts, seeded tie-breaks.
+- ``SASRecScorer.fit(dataset, SASRecConfig(), seed)``: SASRec (Kang & McAuley 2018) in
+  flax, trained on the training parts, early-stopped on the validation split; also
+  ``top_items`` (full-catalog top-k, for hard negatives) and ``save``/``load``.
+- ``make_baseline(name, dataset, seed, **kwargs)``: any of the above by name.
+
+Adding your own baseline: write a class with a ``name`` attribute and a ``score`` method
+following the contract above (the metrics rank ties pessimistically, so break ties
+yourself if your scores can tie), then register a factory so the evaluation entry point
+can build it by name::
+
+    class LastCategoryScorer:
+        name = "last-category"
+
+        def __init__(self, catalog):
+            self.catalog = catalog
+
+        def score(self, examples):
+            rows = []
+            for example in examples:
+                liked = set(self.catalog[example.history[-1]].categories)
+                rows.append([len(liked & set(self.catalog[c].categories))
+                             for c in example.candidates])
+            return np.asarray(rows, dtype=np.float64)
+
+    register_baseline("last-category", lambda dataset, seed: LastCategoryScorer(dataset.catalog))
+    scorer = make_baseline("last-category", dataset, seed=0)
+"""
+
+from instructrec_jax.evaluation.baselines.item_index import ItemIndex
+from instructrec_jax.evaluation.baselines.popularity import PopularityScorer
+from instructrec_jax.evaluation.baselines.random_scorer import RandomScorer
+from instructrec_jax.evaluation.baselines.registry import (
+    baseline_names,
+    make_baseline,
+    register_baseline,
+)
+from instructrec_jax.evaluation.baselines.sasrec import SASRecScorer
+from instructrec_jax.evaluation.baselines.sasrec_config import SASRecConfig
+
+__all__ = [
+    "ItemIndex",
+    "PopularityScorer",
+    "RandomScorer",
+    "SASRecConfig",
+    "SASRecScorer",
+    "baseline_names",
+    "make_baseline",
+    "register_baseline",
+]

@@ -1,0 +1,108 @@
+"""Integer arrays for SASRec: training windows and left-padded evaluation histories."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from instructrec_jax.data.types import EvalExample
+from instructrec_jax.evaluation.baselines.item_index import PADDING_INDEX, ItemIndex
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingWindows:
+    """Next-item training pairs cut from the training parts of the user sequences.
+
+    Attributes:
+      inputs: int32 [num_windows, L], left-padded item indices.
+      targets: int32 [num_windows, L], ``targets[w, t]`` is the item following
+        ``inputs[w, t]`` (0 where ``inputs`` is padding).
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def num_targets(self) -> int:
+        """Number of (non-padding) next-item targets."""
+        return int((self.targets != PADDING_INDEX).sum())
+
+
+def left_pad(indices: np.ndarray, length: int) -> np.ndarray:
+    """The last ``length`` entries of 1-D ``indices``, left-padded with 0 to ``length``."""
+    kept = indices[-length:] if length else indices[:0]
+    padded = np.zeros(length, dtype=np.int32)
+    if kept.size:
+        padded[length - kept.size :] = kept
+    return padded
+
+
+def training_windows(
+    training_parts: Iterable[Sequence[str]], index: ItemIndex, max_length: int
+) -> TrainingWindows:
+    """Cut every training sequence into windows whose targets do not overlap.
+
+    A sequence ``s`` of n items has targets ``s[1:]``. Walking back from the end, each
+    window holds up to ``max_length`` consecutive targets and the items just before
+    them as inputs, so every target is predicted exactly once per epoch, from at most
+    ``max_length`` items of context (the most recent window gets the longest history,
+    as in the paper; older windows re-use the rest of the sequence instead of dropping it).
+
+    Args:
+      training_parts: per user, the training part (``items[:-2]``), oldest first.
+      index: raw id -> integer id.
+      max_length: window length L.
+    """
+    inputs: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for sequence in training_parts:
+        encoded = index.indices(sequence)
+        end = encoded.size
+        while end > 1:
+            window = encoded[max(0, end - max_length - 1) : end]
+            inputs.append(left_pad(window[:-1], max_length))
+            targets.append(left_pad(window[1:], max_length))
+            end -= max_length
+    if not inputs:
+        raise ValueError("no training sequence has two or more items: nothing to train on")
+    return TrainingWindows(np.stack(inputs), np.stack(targets))
+
+
+def encode_histories(
+    examples: Sequence[EvalExample], index: ItemIndex, max_length: int
+) -> np.ndarray:
+    """Int32 [len(examples), max_length]: each example's history, left-padded."""
+    rows = np.zeros((len(examples), max_length), dtype=np.int32)
+    for row, example in enumerate(examples):
+        rows[row] = left_pad(_indices_or_error(example, example.history, index), max_length)
+    return rows
+
+
+def encode_candidates(examples: Sequence[EvalExample], index: ItemIndex) -> np.ndarray:
+    """Int32 [len(examples), num_candidates] of candidate indices (same count per example)."""
+    return np.stack([_indices_or_error(example, example.candidates, index) for example in examples])
+
+
+def _indices_or_error(
+    example: EvalExample, item_ids: Sequence[str], index: ItemIndex
+) -> np.ndarray:
+    try:
+        return index.indices(item_ids)
+    except KeyError as error:
+        raise KeyError(
+            f"{example.split} example of user {example.user_id!r}: {error.args[0]}"
+        ) from None
+
+
+def shuffled_batches(
+    num_rows: int, batch_size: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """Row indices per batch, a fresh permutation per call; the last batch is padded
+    with -1 (rows to mask) so every batch has exactly ``batch_size`` entries."""
+    order = rng.permutation(num_rows)
+    num_batches = -(-num_rows // batch_size)
+    padded = np.full(num_batches * batch_size, -1, dtype=np.int64)
+    padded[:num_rows] = order
+    yield from padded.reshape(num_batches, batch_size)
