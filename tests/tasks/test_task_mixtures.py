@@ -1,0 +1,109 @@
+"""Mixture planning: members, held-out types, the diversity ladder, rates."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from instructrec_jax.tasks import mixtures, naming
+from instructrec_jax.tasks.mixtures import TrainingTask
+
+
+def _task(family, instruction_type, n):
+    return TrainingTask(
+        naming.task_name("ml-100k", family, instruction_type), family, instruction_type, n
+    )
+
+
+TASKS = [
+    _task("personalized_search", "p1_i1_t3", 10),
+    _task("personalized_search", "p1_i2_t3", 15),
+    _task("product_search", "p0_i2_t3", 20),
+    _task("recommendation", "p1_i0_t3", 60),
+    _task("recommendation", "p1_i0_t2", 30),
+]
+
+
+def test_plan_names_and_members():
+    plans = mixtures.plan_mixtures("ml-100k", TASKS, held_out_types=("p1_i1_t3",))
+    assert sorted(plans) == sorted(
+        [
+            "instructrec_ml100k_all",
+            "instructrec_ml100k_seqrec",
+            "instructrec_ml100k_search",
+            "instructrec_ml100k_psearch",
+            "instructrec_ml100k_all_but_p1_i1_t3",
+            "instructrec_ml100k_ladder_1",
+            "instructrec_ml100k_ladder_2",
+            "instructrec_ml100k_ladder_4",
+        ]
+    )
+    assert plans["instructrec_ml100k_all"] == TASKS
+    assert {t.family for t in plans["instructrec_ml100k_psearch"]} == {"personalized_search"}
+    held_out = plans["instructrec_ml100k_all_but_p1_i1_t3"]
+    assert len(held_out) == 4 and all(t.instruction_type != "p1_i1_t3" for t in held_out)
+
+
+def test_default_ladder_is_fixed_nested_and_excludes_held_out():
+    plans = mixtures.plan_mixtures("ml-100k", TASKS, held_out_types=("p1_i1_t3",))
+    ladder = [plans[f"instructrec_ml100k_ladder_{n}"] for n in (1, 2, 4)]
+    assert [t.key for t in ladder[-1]] == [
+        "recommendation/p1_i0_t2",
+        "recommendation/p1_i0_t3",
+        "product_search/p0_i2_t3",
+        "personalized_search/p1_i2_t3",
+    ]
+    for smaller, larger in itertools.pairwise(ladder):
+        assert larger[: len(smaller)] == smaller
+    assert mixtures.ladder_sizes(5) == [1, 2, 4, 5]
+    assert mixtures.ladder_sizes(4) == [1, 2, 4]
+    assert mixtures.ladder_sizes(0) == []
+
+
+def test_explicit_ladder_order_and_errors():
+    plans = mixtures.plan_mixtures(
+        "ml-100k", TASKS, held_out_types=(), ladder_order=["p0_i2_t3", "recommendation/p1_i0_t3"]
+    )
+    assert [t.instruction_type for t in plans["instructrec_ml100k_ladder_2"]] == [
+        "p0_i2_t3",
+        "p1_i0_t3",
+    ]
+    with pytest.raises(ValueError, match="matches 0 training tasks"):
+        mixtures.plan_mixtures("ml-100k", TASKS, ladder_order=["p2_i0_t2"])
+    with pytest.raises(ValueError, match="held-out"):
+        mixtures.plan_mixtures(
+            "ml-100k", TASKS, held_out_types=("p1_i1_t3",), ladder_order=["p1_i1_t3"]
+        )
+    with pytest.raises(ValueError, match="repeats"):
+        mixtures.plan_mixtures("ml-100k", TASKS, ladder_order=["p0_i2_t3", "p0_i2_t3"])
+
+
+def test_absent_held_out_type_gets_no_mixture():
+    plans = mixtures.plan_mixtures("ml-100k", TASKS, held_out_types=("p2_i0_t2",))
+    assert not any("all_but" in name for name in plans)
+
+
+def test_rates():
+    assert mixtures.rate_value("examples", 60) == 60.0
+    assert mixtures.rate_value("uniform", 60) == 1.0
+    with pytest.raises(ValueError, match="mixture rate must be one of"):
+        mixtures.rate_value("temperature", 60)
+    choice = {"kind": "examples"}
+    rate = mixtures.TaskRate(lambda: choice["kind"], 60)
+    assert rate(None) == 60.0
+    choice["kind"] = "uniform"
+    assert rate(None) == 1.0
+    shares = mixtures.expected_proportions(TASKS[:2], "examples")
+    assert shares == {TASKS[0].name: pytest.approx(0.4), TASKS[1].name: pytest.approx(0.6)}
+
+
+def test_names():
+    assert naming.task_name("ml-100k", "recommendation", "p1_i0_t3") == (
+        "instructrec_ml100k_seqrec_p1_i0_t3"
+    )
+    assert naming.rank_task_name("Video_Games", "product_search", "p0_i2_t3") == (
+        "instructrec_videogames_search_p0_i2_t3_rank"
+    )
+    with pytest.raises(ValueError, match="unknown family"):
+        naming.family_short_name("ads")

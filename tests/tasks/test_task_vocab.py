@@ -1,0 +1,85 @@
+"""Vocabulary training, caching, loading and the early, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from instructrec_jax.tasks import vocab
+
+CORPUS = [
+    f"the user watched Movie {c} and liked comedies number {i}" for i in range(40) for c in "ABC"
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return vocab.train_vocabulary(CORPUS, tmp_path_factory.mktemp("spm"), vocab_size=60, seed=0)
+
+
+def test_training_is_deterministic(trained, tmp_path):
+    again = vocab.train_vocabulary(CORPUS, tmp_path, vocab_size=60, seed=0)
+    with open(trained, "rb") as first, open(again, "rb") as second:
+        assert first.read() == second.read()
+
+
+def test_t5_layout_and_extra_ids(trained):
+    loaded = vocab.get_vocabulary(trained, extra_ids=100)
+    processor = loaded.tokenizer
+    assert (processor.pad_id(), processor.eos_id(), processor.unk_id()) == (0, 1, 2)
+    assert processor.bos_id() == -1
+    pieces = vocab.get_vocabulary(trained, extra_ids=0).vocab_size
+    assert loaded.vocab_size == pieces + 100
+    # Sentinels sit at the end, <extra_id_0> last, as in Flan-T5's vocabulary.
+    assert loaded.encode("<extra_id_0>")[-1] == loaded.vocab_size - 1
+    assert loaded.decode(loaded.encode("the user watched Movie A")) == "the user watched Movie A"
+
+
+def test_padded_vocab_size():
+    assert vocab.padded_vocab_size(32100) == 32128
+    assert vocab.padded_vocab_size(128) == 128
+    assert vocab.padded_vocab_size(129) == 256
+    with pytest.raises(ValueError):
+        vocab.padded_vocab_size(0)
+
+
+def test_model_vocab_size_of_loaded_vocab(trained):
+    loaded = vocab.get_vocabulary(trained)
+    size = vocab.model_vocab_size(loaded)
+    assert size % 128 == 0 and size - 128 < loaded.vocab_size <= size
+
+
+def test_counter_counts_pieces_without_eos(trained):
+    counter = vocab.SentencePieceCounter(vocab.get_vocabulary(trained))
+    text = "the user watched Movie B"
+    assert counter.count(text) == len(vocab.get_vocabulary(trained).encode(text))
+    assert counter.count("") == 0
+
+
+def test_cache_trains_once_per_key_and_size(tmp_path):
+    first = vocab.vocabulary_for_dataset(CORPUS, tmp_path, "ml100k-abc", 60)
+
+    def must_not_be_read():
+        raise AssertionError("corpus read on a cache hit")
+        yield ""
+
+    assert vocab.vocabulary_for_dataset(must_not_be_read(), tmp_path, "ml100k-abc", 60) == first
+    other_size = vocab.vocabulary_for_dataset(CORPUS, tmp_path, "ml100k-abc", 50)
+    assert other_size != first
+
+
+def test_missing_vocabulary_names_the_path(tmp_path):
+    missing = str(tmp_path / "nowhere" / "spm.model")
+    with pytest.raises(vocab.VocabularyError, match=r"nowhere/spm\.model.*does not exist"):
+        vocab.get_vocabulary(missing)
+
+
+def test_garbage_vocabulary_names_the_path(tmp_path):
+    bad = tmp_path / "bad.model"
+    bad.write_bytes(b"not a sentencepiece model")
+    with pytest.raises(vocab.VocabularyError, match=r"bad\.model.*not a SentencePiece model"):
+        vocab.get_vocabulary(str(bad))
+
+
+def test_empty_corpus_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="empty corpus"):
+        vocab.train_vocabulary(["", "  "], tmp_path, vocab_size=60)
