@@ -90,7 +90,34 @@ def _generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chat-concurrency", type=int, default=8)
     parser.add_argument("--dry-run", action="store_true", help="chat teacher: print prompts only")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--data-dir", default=None, help="data root (default: data dir)")
+    parser.add_argument(
+        "--dataset-arg",
+        action="append",
+        default=[],
+        help="reader argument KEY=VALUE (integers parsed), e.g. num_users=50",
+    )
     return parser
+
+
+def _reader_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--dataset-arg: expected KEY=VALUE, got {pair!r}")
+        kwargs[key] = int(value) if value.lstrip("-").isdigit() else value
+    return kwargs
+
+
+def _dry_run(dataset: Any, teacher: Any) -> int:
+    """Print the chat teacher's prompts and how many calls a generation would make."""
+    from instructrec_jax.instructions.teachers import AnnotationRequest
+
+    examples = [*dataset.train_examples(), *dataset.valid, *dataset.test]
+    requests = [AnnotationRequest(e.history, e.target, e.review, dataset.catalog) for e in examples]
+    teacher.dry_run(requests)
+    return 0
 
 
 def generate_main(argv: Sequence[str] | None = None) -> int:
@@ -147,10 +174,15 @@ def generate_main(argv: Sequence[str] | None = None) -> int:
                 api_key_env=args.chat_api_key_env,
                 cache_path=args.chat_cache or str(out_dir / "teacher.sqlite"),
                 concurrency=args.chat_concurrency,
-                dry_run=args.dry_run,
             )
         )
-    dataset = prepare_dataset(args.dataset)
+    dataset = prepare_dataset(
+        args.dataset, cache_dir=args.data_dir, **_reader_kwargs(args.dataset_arg)
+    )
+    if args.dry_run:
+        if teacher is None:
+            raise SystemExit("--dry-run needs --teacher=chat")
+        return _dry_run(dataset, teacher)
     stats = generate(dataset, out_dir, config, teacher, counter, progress=not args.no_progress)
     total = stats["total"]
     print(

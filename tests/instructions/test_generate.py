@@ -4,6 +4,7 @@ import os
 import pytest
 
 from instructrec_jax.data import PrepareConfig, make_synthetic, prepare
+from instructrec_jax.instructions.cli import generate_main
 from instructrec_jax.instructions.generate import GenerateConfig, generate
 from instructrec_jax.instructions.records import feature_spec, from_tf_example_bytes
 from instructrec_jax.instructions.shards import read_tfrecord_payloads
@@ -158,3 +159,41 @@ def test_rerun_skips_complete_units_and_redoes_broken_ones(dataset, generated, t
     generate(dataset, copy, CONFIG, progress=False)
     assert _tree(copy) == reference
     assert os.stat(kept).st_mtime == 1  # the complete unit was skipped, not rewritten
+
+
+def test_generate_cli_writes_manifest_and_stats(tmp_path, capsys):
+    out_dir = tmp_path / "cli"
+    args = [
+        "--dataset=synthetic",
+        f"--data-dir={tmp_path / 'data'}",
+        "--dataset-arg=num_users=25",
+        "--dataset-arg=num_items=40",
+        f"--out={out_dir}",
+        "--workers=1",
+        "--train-shards=2",
+        "--eval-shards=1",
+        "--templates=A7,A11,B7,C10,D2",
+        "--per-example=recommendation=2,product_search=1,personalized_search=1",
+        "--no-progress",
+    ]
+    assert generate_main(args) == 0
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    stats = json.loads((out_dir / "stats.json").read_text())
+    assert set(manifest["splits"]["train"]) >= {
+        "recommendation/p1_i0_t3",
+        "recommendation/p1_i0_t0",
+        "product_search/p0_i1_t1",
+    }
+    assert set(manifest["splits"]["valid"]) == {
+        "recommendation/p1_i0_t3",
+        "recommendation/p1p2_i0_t3",
+        "product_search/p0_i1_t3",
+        "product_search/p0_i2_t3",
+        "personalized_search/p1p2_i0_t3",
+        "personalized_search/p1_i1_t3",
+        "personalized_search/p1_i2_t3",
+        "personalized_search/p1p2_i1_t3",
+        "personalized_search/p1p2_i2_t3",
+    }
+    assert stats["total"]["num_records"] > 0
+    assert "wrote" in capsys.readouterr().err
