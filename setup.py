@@ -52,7 +52,7 @@ setup(
     # The top-level `tasks/` folder (templates and SeqIO task definitions) is installed as
     # the importable package `instructrec_jax_tasks`, so gin can name it in
     # MIXTURE_OR_TASK_MODULE.
-    package_dir={"instructrec_jax_tasks": "tasks"},
+    package_dir={"": ".", "instructrec_jax_tasks": "tasks"},
     package_data={"instructrec_jax_tasks": ["templates/*.toml"], "instructrec_jax": ["py.typed"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
