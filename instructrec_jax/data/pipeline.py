@@ -45,7 +45,7 @@ class _Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-# (user_id, item_id) -> (timestamp, cleaned review or None)
+# (user_id, item_id) -> (timestamp, raw review or None)
 _EventTable = dict[tuple[str, str], tuple[int, str | None]]
 
 
@@ -95,7 +95,7 @@ def dedupe_earliest(
         key = (interaction.user_id, interaction.item_id)
         previous = events.get(key)
         if previous is None or interaction.timestamp < previous[0]:
-            events[key] = (interaction.timestamp, clean_text(interaction.review) or None)
+            events[key] = (interaction.timestamp, interaction.review)
     stats.update(
         raw_users=len(users),
         raw_interacted_items=len(interacted_items),
@@ -130,7 +130,7 @@ def build_sequences(events: _EventTable, seed: int) -> dict[str, UserSequence]:
         item_ids = tuple(item for item, _ in ordered)
         reviews = {}
         for item_id in item_ids:
-            review = events[(user_id, item_id)][1]
+            review = clean_text(events[(user_id, item_id)][1])  # only survivors get cleaned
             if review:
                 reviews[item_id] = review
         sequences[user_id] = UserSequence(

@@ -6,7 +6,6 @@ import html
 import re
 
 _TAG = re.compile(r"<[^>]{0,200}>")
-_WHITESPACE = re.compile(r"\s+")
 
 
 def clean_text(text: str | None) -> str:
@@ -14,6 +13,8 @@ def clean_text(text: str | None) -> str:
     collapse whitespace. Unicode is kept as is. ``None`` becomes ``""``."""
     if not text:
         return ""
-    decoded = html.unescape(html.unescape(text))
-    without_tags = _TAG.sub(" ", decoded)
-    return _WHITESPACE.sub(" ", without_tags).strip()
+    if "&" in text:
+        text = html.unescape(html.unescape(text))
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    return " ".join(text.split())
