@@ -1,7 +1,7 @@
 """Scoring with trained SASRec parameters: candidate scores and full-catalog scores.
 
-Every forward pass runs on fixed-size batches (the last one padded) so ``jax.jit``
-compiles once per (model, batch size).
+The network runs on fixed-size batches (the last one padded) so ``jax.jit`` compiles once
+per (model, batch size); the dot products with item embeddings are done in numpy.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import functools
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from instructrec_jax.evaluation.baselines.sasrec_config import SASRecConfig
@@ -43,29 +42,27 @@ def _last_states(model: SASRec, params: Params, histories: jax.Array) -> jax.Arr
     return model.apply({"params": params}, histories)[:, -1]
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _candidate_scores(
-    model: SASRec, params: Params, histories: jax.Array, candidates: jax.Array
-) -> jax.Array:
-    states = _last_states(model, params, histories)
-    return jnp.einsum("bd,bcd->bc", states, item_table(params)[candidates])
+def final_states(
+    model: SASRec, params: Params, histories: np.ndarray, batch_size: int
+) -> np.ndarray:
+    """Float32 [N, D]: the state after each history's most recent item.
 
-
-@functools.partial(jax.jit, static_argnums=0)
-def _catalog_scores(model: SASRec, params: Params, histories: jax.Array) -> jax.Array:
-    states = _last_states(model, params, histories)
-    return states @ item_table(params)[1:].T
-
-
-def _padded_batches(rows: int, batch_size: int) -> list[tuple[int, int]]:
-    return [(start, min(start + batch_size, rows)) for start in range(0, rows, batch_size)]
-
-
-def _pad_rows(array: np.ndarray, batch_size: int) -> np.ndarray:
-    if array.shape[0] == batch_size:
-        return array
-    padding = np.zeros((batch_size - array.shape[0], *array.shape[1:]), dtype=array.dtype)
-    return np.concatenate([array, padding])
+    Args:
+      model: the SASRec module.
+      params: its parameters.
+      histories: int32 [N, L] left-padded item indices.
+      batch_size: rows per forward pass; every pass is padded to exactly this many rows
+        so one compilation serves inputs of any size.
+    """
+    out = np.zeros((histories.shape[0], model.hidden_size), dtype=np.float32)
+    for start in range(0, histories.shape[0], batch_size):
+        rows = histories[start : start + batch_size]
+        padded = np.zeros((batch_size, histories.shape[1]), dtype=np.int32)
+        padded[: rows.shape[0]] = rows
+        out[start : start + rows.shape[0]] = np.asarray(
+            _last_states(model, params, padded)[: rows.shape[0]]
+        )
+    return out
 
 
 def candidate_scores(
@@ -84,26 +81,15 @@ def candidate_scores(
       candidates: int32 [N, C] item indices (1..num_items).
       batch_size: rows per forward pass.
     """
-    out = np.zeros(candidates.shape, dtype=np.float32)
-    batch_size = min(batch_size, max(1, histories.shape[0]))
-    for start, stop in _padded_batches(histories.shape[0], batch_size):
-        scores = _candidate_scores(
-            model,
-            params,
-            _pad_rows(histories[start:stop], batch_size),
-            _pad_rows(candidates[start:stop], batch_size),
-        )
-        out[start:stop] = np.asarray(scores)[: stop - start]
-    return out
+    states = final_states(model, params, histories, batch_size)
+    table = np.asarray(item_table(params), dtype=np.float32)
+    return np.einsum("nd,ncd->nc", states, table[candidates])
 
 
 def catalog_scores(
     model: SASRec, params: Params, histories: np.ndarray, batch_size: int
 ) -> np.ndarray:
     """Float32 [N, num_items]: column j scores the item with index j + 1."""
-    out = np.zeros((histories.shape[0], model.num_items), dtype=np.float32)
-    batch_size = min(batch_size, max(1, histories.shape[0]))
-    for start, stop in _padded_batches(histories.shape[0], batch_size):
-        scores = _catalog_scores(model, params, _pad_rows(histories[start:stop], batch_size))
-        out[start:stop] = np.asarray(scores)[: stop - start]
-    return out
+    states = final_states(model, params, histories, batch_size)
+    table = np.asarray(item_table(params), dtype=np.float32)
+    return states @ table[1:].T
