@@ -14,6 +14,10 @@ MIN_SEQUENCE_LENGTH = 3
 # ``ordering.py``). Part of the fingerprint so a change of rule invalidates caches.
 TIE_RULE = "seeded-blake2b(seed,user,item)"
 
+# Bump when a change to the readers or ``prepare`` changes what they produce from the same
+# inputs: it is part of the fingerprint, so cached processed datasets are not reused.
+PIPELINE_VERSION = 1
+
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
@@ -91,7 +95,7 @@ def dataset_fingerprint(name: str, source_digest: str, config: PrepareConfig) ->
             "source": source_digest,
             "config": config.to_json_dict(),
             "tie_rule": TIE_RULE,
-            "format": 1,
+            "pipeline_version": PIPELINE_VERSION,
         },
         sort_keys=True,
     )
