@@ -1,0 +1,164 @@
+"""Evaluation outputs: metrics JSON, Markdown tables in the paper's Table 6 layout, a chart.
+
+Table 6 of the paper has one row per (task, model) and the columns HR@1 HR@3 HR@5 NDCG@3
+NDCG@5; we add HR@10, NDCG@10 and MRR, write one table per candidate protocol, put the
+baselines beside InstructRec under each scenario and instruction type, and bold the best
+value of each column within a group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+from instructrec_jax.evaluation.shards import write_json_atomic
+
+TABLE_COLUMNS: tuple[str, ...] = (
+    "HR@1",
+    "HR@3",
+    "HR@5",
+    "NDCG@3",
+    "NDCG@5",
+    "HR@10",
+    "NDCG@10",
+    "MRR",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultRow:
+    """Test metrics of one model on one (scenario, instruction type, protocol).
+
+    Attributes:
+      scenario: ``sequential``, ``personalized_search`` or ``product_search``.
+      instruction_type: e.g. ``p1_i0_t3``.
+      protocol: one of :data:`instructrec_jax.evaluation.protocols.PROTOCOLS`.
+      model: the scorer's name.
+      template_id: the template chosen on validation ("" for baselines).
+      num_examples: test examples averaged over.
+      metrics: HR@k, NDCG@k, MRR.
+      validation: per template id, the validation value of the selection metric.
+    """
+
+    scenario: str
+    instruction_type: str
+    protocol: str
+    model: str
+    template_id: str
+    num_examples: int
+    metrics: dict[str, float]
+    validation: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def write_metrics_json(rows: Sequence[ResultRow], path: str | Path, settings: dict) -> Path:
+    """``{"settings": ..., "results": [row, ...]}`` written atomically."""
+    payload = {"settings": settings, "results": [dataclasses.asdict(row) for row in rows]}
+    write_json_atomic(path, payload)
+    return Path(path)
+
+
+def _group_key(row: ResultRow) -> tuple[str, str]:
+    return (row.scenario, row.instruction_type)
+
+
+def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
+    """One Markdown table for ``protocol``: rows = scenario/type x model, best in bold."""
+    selected = [row for row in rows if row.protocol == protocol]
+    if not selected:
+        raise ValueError(f"no results for protocol {protocol!r}")
+    header = ["Scenario", "Instruction", "Model", *TABLE_COLUMNS]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * 3 + ["---:"] * len(TABLE_COLUMNS)) + "|",
+    ]
+    groups = itertools.groupby(sorted(selected, key=_group_key), key=_group_key)
+    for (scenario, instruction_type), members in groups:
+        members = list(members)
+        best = {
+            column: max(m.metrics.get(column, float("-inf")) for m in members)
+            for column in TABLE_COLUMNS
+        }
+        for member in members:
+            model = member.model + (f" ({member.template_id})" if member.template_id else "")
+            cells = []
+            for column in TABLE_COLUMNS:
+                if column not in member.metrics:
+                    cells.append("-")
+                    continue
+                text = f"{member.metrics[column]:.4f}"
+                cells.append(
+                    f"**{text}**"
+                    if len(members) > 1 and member.metrics[column] == best[column]
+                    else text
+                )
+            lines.append(
+                f"| {scenario} | {instruction_type} | {model} | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(rows: Sequence[ResultRow], path: str | Path) -> Path:
+    """All protocols' tables, each under a heading, in one Markdown file."""
+    protocols = sorted({row.protocol for row in rows}, key=_protocol_order)
+    parts = ["# InstructRec evaluation\n"]
+    for protocol in protocols:
+        count = max(row.num_examples for row in rows if row.protocol == protocol)
+        parts.append(f"\n## Protocol `{protocol}` (up to {count} test users)\n\n")
+        parts.append(markdown_table(rows, protocol))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(parts))
+    return path
+
+
+def _protocol_order(protocol: str) -> tuple[int, str]:
+    order = ("random", "hard", "full100", "grouped100")
+    return (order.index(protocol) if protocol in order else len(order), protocol)
+
+
+def write_chart(rows: Sequence[ResultRow], path: str | Path, metric: str = "NDCG@5") -> Path:
+    """Grouped bar chart of ``metric``: one panel per protocol, bars per model (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    protocols = sorted({row.protocol for row in rows}, key=_protocol_order)
+    if not protocols:
+        raise ValueError("no results to plot")
+    figure, axes = plt.subplots(
+        1, len(protocols), figsize=(5.5 * len(protocols), 4.0), squeeze=False
+    )
+    for axis, protocol in zip(axes[0], protocols):
+        selected = [row for row in rows if row.protocol == protocol]
+        groups = sorted({_group_key(row) for row in selected})
+        models = sorted({row.model for row in selected})
+        width = 0.8 / max(len(models), 1)
+        for m, model in enumerate(models):
+            values = [
+                next(
+                    (
+                        r.metrics.get(metric, 0.0)
+                        for r in selected
+                        if r.model == model and _group_key(r) == group
+                    ),
+                    0.0,
+                )
+                for group in groups
+            ]
+            positions = [g + m * width - 0.4 + width / 2 for g in range(len(groups))]
+            axis.bar(positions, values, width=width, label=model)
+        axis.set_xticks(range(len(groups)))
+        axis.set_xticklabels([f"{s}\n{t}" for s, t in groups], fontsize=7)
+        axis.set_ylim(0.0, 1.0)
+        axis.set_ylabel(metric)
+        axis.set_title(f"protocol: {protocol}")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
