@@ -1,12 +1,19 @@
-"""Seeded uniform negative sampling among items a user never interacted with."""
+"""Seeded uniform negative sampling among items a user never interacted with.
+
+Candidates are ranked by their titles, so an item that merely shares the title of an item
+the user interacted with (MovieLens lists some films twice; Amazon has one title under
+several ASINs) would be indistinguishable from the positive. ``CatalogNegativeSampler``
+therefore also excludes every item whose title equals the title of an interacted item.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from instructrec_jax.data.seeding import seeded_hash
+from instructrec_jax.data.types import Item
 
 
 def sample_uniform_negatives(
@@ -58,3 +65,44 @@ def sample_uniform_negatives(
         taken.add(candidate)
         drawn.append(candidate)
     return tuple(drawn)
+
+
+class CatalogNegativeSampler:
+    """Negative sampling over one catalog (sorted ids, id set and same-title groups kept).
+
+    Args:
+      catalog: item id -> item of the processed dataset.
+    """
+
+    def __init__(self, catalog: Mapping[str, Item]) -> None:
+        self.item_ids = tuple(sorted(catalog))
+        self.item_set = frozenset(self.item_ids)
+        by_title: dict[str, list[str]] = {}
+        for item_id in self.item_ids:
+            by_title.setdefault(catalog[item_id].title, []).append(item_id)
+        self.same_title = {
+            item_id: tuple(group)
+            for group in by_title.values()
+            if len(group) > 1
+            for item_id in group
+        }
+
+    def forbidden(self, interacted: Iterable[str], exclude: Iterable[str] = ()) -> set[str]:
+        """Interacted items, items sharing their titles, and ``exclude``."""
+        blocked = set(exclude)
+        for item_id in interacted:
+            blocked.add(item_id)
+            blocked.update(self.same_title.get(item_id, ()))
+        return blocked
+
+    def sample(
+        self,
+        user_id: str,
+        interacted: Iterable[str],
+        n: int,
+        seed: int,
+        exclude: Iterable[str] = (),
+    ) -> tuple[str, ...]:
+        """``n`` distinct negatives for ``user_id``, uniform and seeded (see module doc)."""
+        blocked = self.forbidden(interacted, exclude)
+        return sample_uniform_negatives(self.item_ids, self.item_set, blocked, n, seed, user_id)

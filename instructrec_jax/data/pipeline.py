@@ -7,7 +7,8 @@ Steps, each recorded in ``stats``:
    timestamp tie, together with its review).
 3. ``kcore``: iterative k-core to a fixed point (users >= max(k, 3), items >= k).
 4. order each user's interactions chronologically; ties by a seeded hash (``ordering``).
-5. leave-one-out validation/test examples with seeded negatives; seeded item split.
+5. leave-one-out validation/test examples with seeded negatives (never an interacted
+   item nor an item sharing its title, see ``negatives``); seeded item split.
 
 ``stats`` keys: ``raw_catalog_items``, ``items_with_title``, ``raw_users``,
 ``raw_interacted_items``, ``raw_interactions``, ``interactions_with_title``,
@@ -29,7 +30,7 @@ from typing import Protocol
 from instructrec_jax.data.config import PrepareConfig, dataset_fingerprint
 from instructrec_jax.data.errors import EmptyDatasetError
 from instructrec_jax.data.kcore import k_core
-from instructrec_jax.data.negatives import sample_uniform_negatives
+from instructrec_jax.data.negatives import CatalogNegativeSampler
 from instructrec_jax.data.ordering import chronological, tied_fraction
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.splits import item_level_split, leave_one_out
@@ -205,12 +206,10 @@ def prepare(raw: RawDataset, config: PrepareConfig = PrepareConfig()) -> Process
         tie_decided_test_targets=round(tie_decided_fraction(sequences), 4),
     )
 
-    sorted_ids = tuple(catalog)
-    id_set = frozenset(catalog)
+    negative_sampler = CatalogNegativeSampler(catalog)
 
     def sampler(user_id: str, n: int, seed: int) -> tuple[str, ...]:
-        forbidden = sequences[user_id].item_ids
-        return sample_uniform_negatives(sorted_ids, id_set, forbidden, n, seed, user_id)
+        return negative_sampler.sample(user_id, sequences[user_id].item_ids, n, seed)
 
     valid, test = (
         leave_one_out(

@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Collection, Iterator
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from instructrec_jax.data.config import PrepareConfig
-from instructrec_jax.data.negatives import sample_uniform_negatives
+from instructrec_jax.data.negatives import CatalogNegativeSampler
 from instructrec_jax.data.types import EvalExample, Item, SplitName, TrainExample, UserSequence
 
 
@@ -77,17 +76,14 @@ class ProcessedDataset:
         self, user_id: str, n: int, seed: int, exclude: Collection[str] = ()
     ) -> tuple[str, ...]:
         """``n`` distinct items drawn uniformly (seeded) among catalog items that
-        ``user_id`` never interacted with and that are not in ``exclude``.
+        ``user_id`` never interacted with, that share no title with an item they
+        interacted with, and that are not in ``exclude``.
 
         Same (user, n, seed, exclude) -> same tuple. Raises ``KeyError`` for an unknown
         user and ``ValueError`` when fewer than ``n`` items are allowed.
         """
-        sequence = self.sequences[user_id]
-        forbidden = set(sequence.item_ids)
-        forbidden.update(exclude)
-        return sample_uniform_negatives(
-            self._sorted_item_ids, self._item_id_set, forbidden, n, seed, user_id
-        )
+        interacted = self.sequences[user_id].item_ids
+        return self._negative_sampler.sample(user_id, interacted, n, seed, exclude)
 
     def split_examples(self, split: SplitName) -> list[EvalExample]:
         """The validation or test examples by split name."""
@@ -104,9 +100,5 @@ class ProcessedDataset:
         return save_processed(self, directory)
 
     @functools.cached_property
-    def _sorted_item_ids(self) -> tuple[str, ...]:
-        return tuple(sorted(self.catalog))
-
-    @functools.cached_property
-    def _item_id_set(self) -> AbstractSet[str]:
-        return frozenset(self.catalog)
+    def _negative_sampler(self) -> CatalogNegativeSampler:
+        return CatalogNegativeSampler(self.catalog)

@@ -188,3 +188,20 @@ def test_config_validation():
         PrepareConfig(k_core=0)
     with pytest.raises(ValueError, match="item_split_fractions"):
         PrepareConfig(item_split_fractions=(0.5, 0.1, 0.1))
+
+
+def test_negatives_never_share_a_title_with_an_interacted_item():
+    # "dup" has the same title as "a", which every user interacted with.
+    items = {i: Item(i, f"Film {i}") for i in ("a", "b", "c", "d", "e", "f", "g", "h")}
+    items["dup"] = Item("dup", "Film a")
+    events = [Interaction(u, i, t) for u in ("u1", "u2") for t, i in enumerate("abc")]
+    others = [Interaction("u4", i, t) for t, i in enumerate("defgh")]
+    third = [Interaction("u3", i, t) for t, i in enumerate(("dup", "d", "e"))]
+    raw = RawDataset("dups", items, [*events, *others, *third])
+    dataset = prepare(raw, PrepareConfig(k_core=1, num_negatives=4))
+    for example in dataset.valid + dataset.test:
+        if example.user_id in ("u1", "u2"):  # they interacted with "a"
+            assert "dup" not in example.negatives
+    for seed in range(30):
+        assert "dup" not in dataset.sample_negatives("u1", 4, seed)
+        assert not {"a", "b"} & set(dataset.sample_negatives("u3", 4, seed, exclude=["b"]))

@@ -6,10 +6,14 @@ checks each file against a pinned SHA-256 and moves it into
 ``<data dir>/raw/ml-100k/`` with an atomic rename, so a crash mid-download never leaves a
 partial file under the final name. The files are then read by ``RecBoleReader``.
 
-Raw counts: 943 users, 1,682 items (all titled), 100,000 ratings; after the 5-core filter
-943 users and 1,349 items remain. Titles keep RecBole's text except that a trailing
-article is moved to the front ("Usual Suspects, The" -> "The Usual Suspects"); genres
-become category labels and the release year the ``year`` attribute.
+Raw counts: 943 users, 1,682 items, 100,000 ratings; after the 5-core filter 943 users
+and 1,349 items remain. Item 267's title is the placeholder "unkonwn"; it has 9 ratings
+and is kept as is, because the published 1,349 count includes it. Some films are
+listed twice under two ids with the same title; negatives never share a title with an
+item the user interacted with (see ``instructrec_jax.data.negatives``). Titles keep
+RecBole's text except that a trailing article is moved to the front ("Usual Suspects,
+The" -> "The Usual Suspects"); genres become category labels and the release year the
+``year`` attribute.
 
 Timestamp ties: about 76% of ml-100k ratings share their (user, timestamp) with another
 rating of the same user (users rated in bursts), so the ordering of tied ratings decides
