@@ -16,7 +16,7 @@ TIE_RULE = "seeded-blake2b(seed,user,item)"
 
 # Bump when a change to the readers or ``prepare`` changes what they produce from the same
 # inputs: it is part of the fingerprint, so cached processed datasets are not reused.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
