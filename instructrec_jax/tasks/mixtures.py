@@ -8,8 +8,11 @@ Mixtures of one dataset (names in ``naming``):
   that type (in any family).
 - ``ladder_<n>`` for n = 1, 2, 4, ... and finally the total: the first n tasks of the
   ladder order, for the instruction-diversity ablation. The ladder never contains a
-  held-out type (the ablation evaluates on it). Default order: families in
-  ``records.FAMILIES`` order, instruction types sorted within a family.
+  held-out type (the ablation evaluates on it). Default order: plain types before the
+  diversity strategies (turnaround, relatedness, cot); then by task form, reranking (t3)
+  first, then matching (t2), pointwise (t0), pairwise (t1); then families in
+  ``records.FAMILIES`` order; then the type name. So the ladder starts at the core
+  reranking tasks and adds the more diverse formats later.
 
 Rates: ``"examples"`` = the task's training record count (example-proportional mixing),
 ``"uniform"`` = 1 for every task.
@@ -77,10 +80,20 @@ def _family_rank(family: str) -> int:
     return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
 
 
+TASK_FORM_ORDER: tuple[str, ...] = ("t3", "t2", "t0", "t1")
+
+
+def _ladder_sort_key(task: TrainingTask) -> tuple[int, int, int, str]:
+    parts = task.instruction_type.split("_")
+    has_strategy = len(parts) > 3
+    form = parts[2] if len(parts) > 2 else ""
+    form_rank = TASK_FORM_ORDER.index(form) if form in TASK_FORM_ORDER else len(TASK_FORM_ORDER)
+    return (int(has_strategy), form_rank, _family_rank(task.family), task.instruction_type)
+
+
 def default_ladder_order(tasks: Iterable[TrainingTask]) -> list[str]:
-    """Keys ordered by family (``FAMILIES`` order), then instruction type."""
-    ordered = sorted(tasks, key=lambda t: (_family_rank(t.family), t.instruction_type))
-    return [task.key for task in ordered]
+    """Keys in the default ladder order (see the module docstring)."""
+    return [task.key for task in sorted(tasks, key=_ladder_sort_key)]
 
 
 def resolve_ladder_order(

@@ -215,11 +215,13 @@ class SentencePieceCounter:
     """Counts tokens of a text as the model will see it (the instructions' TokenCounter).
 
     ``count`` excludes the EOS that the tasks append, so a limit of ``L`` input tokens
-    means ``count(text) <= L - 1`` leaves room for it.
+    means ``count(text) <= L - 1`` leaves room for it. ``name`` (``sentencepiece:<path>``)
+    is what the generator writes to the manifest's ``token_counter``.
     """
 
     def __init__(self, vocab: seqio.SentencePieceVocabulary) -> None:
         self._processor = vocab.tokenizer
+        self.name = f"sentencepiece:{vocab.sentencepiece_model_file}"
 
     def count(self, text: str) -> int:
         """Number of SentencePiece ids of ``text`` (no EOS)."""

@@ -17,6 +17,7 @@ def _task(family, instruction_type, n):
 
 
 TASKS = [
+    _task("recommendation", "p1_i0_t2_cot", 5),
     _task("personalized_search", "p1_i1_t3", 10),
     _task("personalized_search", "p1_i2_t3", 15),
     _task("product_search", "p0_i2_t3", 20),
@@ -37,22 +38,24 @@ def test_plan_names_and_members():
             "instructrec_ml100k_ladder_1",
             "instructrec_ml100k_ladder_2",
             "instructrec_ml100k_ladder_4",
+            "instructrec_ml100k_ladder_5",
         ]
     )
     assert plans["instructrec_ml100k_all"] == TASKS
     assert {t.family for t in plans["instructrec_ml100k_psearch"]} == {"personalized_search"}
     held_out = plans["instructrec_ml100k_all_but_p1_i1_t3"]
-    assert len(held_out) == 4 and all(t.instruction_type != "p1_i1_t3" for t in held_out)
+    assert len(held_out) == 5 and all(t.instruction_type != "p1_i1_t3" for t in held_out)
 
 
 def test_default_ladder_is_fixed_nested_and_excludes_held_out():
     plans = mixtures.plan_mixtures("ml-100k", TASKS, held_out_types=("p1_i1_t3",))
-    ladder = [plans[f"instructrec_ml100k_ladder_{n}"] for n in (1, 2, 4)]
-    assert [t.key for t in ladder[-1]] == [
-        "recommendation/p1_i0_t2",
-        "recommendation/p1_i0_t3",
+    ladder = [plans[f"instructrec_ml100k_ladder_{n}"] for n in (1, 2, 4, 5)]
+    assert [t.key for t in plans["instructrec_ml100k_ladder_5"]] == [
+        "recommendation/p1_i0_t3",  # plain reranking first, families in FAMILIES order
         "product_search/p0_i2_t3",
         "personalized_search/p1_i2_t3",
+        "recommendation/p1_i0_t2",  # then matching
+        "recommendation/p1_i0_t2_cot",  # strategies last
     ]
     for smaller, larger in itertools.pairwise(ladder):
         assert larger[: len(smaller)] == smaller
@@ -94,8 +97,8 @@ def test_rates():
     assert rate(None) == 60.0
     choice["kind"] = "uniform"
     assert rate(None) == 1.0
-    shares = mixtures.expected_proportions(TASKS[:2], "examples")
-    assert shares == {TASKS[0].name: pytest.approx(0.4), TASKS[1].name: pytest.approx(0.6)}
+    shares = mixtures.expected_proportions(TASKS[1:3], "examples")
+    assert shares == {TASKS[1].name: pytest.approx(0.4), TASKS[2].name: pytest.approx(0.6)}
 
 
 def test_names():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from instructrec_jax.instructions.tokens import TokenCounter
 from instructrec_jax.tasks import vocab
 
 CORPUS = [
@@ -53,6 +54,8 @@ def test_counter_counts_pieces_without_eos(trained):
     text = "the user watched Movie B"
     assert counter.count(text) == len(vocab.get_vocabulary(trained).encode(text))
     assert counter.count("") == 0
+    assert counter.name == f"sentencepiece:{trained}"
+    assert isinstance(counter, TokenCounter)
 
 
 def test_cache_trains_once_per_key_and_size(tmp_path):
