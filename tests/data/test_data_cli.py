@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import amazon_reviews, write_gzip_lines
 
 from instructrec_jax.data.cli import main
@@ -61,3 +62,16 @@ def test_module_entry_point_runs(tmp_path):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(result.stdout)["users"] > 0
+
+
+def test_recbole_path_and_missing_flags(recbole_prefix, tmp_path, capsys):
+    status = main(
+        ["prepare", "--dataset=recbole", f"--path={recbole_prefix}", f"--cache_dir={tmp_path}",
+         "--k_core=3", "--num_negatives=1", "--json"]
+    )  # fmt: skip
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dataset"] == "recbole-tiny"
+    assert summary["steps"][0]["interactions"] == 29
+    with pytest.raises(SystemExit, match="--path"):
+        main(["prepare", "--dataset=recbole"])
