@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -35,19 +35,34 @@ PROTOCOLS: tuple[str, ...] = ("random", "hard", "full100", "grouped100")
 
 @runtime_checkable
 class Retriever(Protocol):
-    """Proposes hard negatives: each example's top-k catalog items not in its exclude set.
+    """Proposes hard negatives: each example's top-k catalog items its user never touched.
 
-    ``top_items(examples, k, exclude)`` returns, for every example, ``k`` distinct item
-    ids, best first, none of them in ``exclude[i]``.
+    ``top_items(examples, k)`` returns, for every example, ``k`` distinct item ids, best
+    first, none of them in the user's sequence (history, validation and test targets).
+    ``SASRecScorer`` from the baselines implements it; any function with that signature
+    can be wrapped in :class:`FunctionRetriever`.
     """
 
     name: str
 
-    def top_items(
-        self, examples: Sequence[EvalExample], k: int, exclude: Sequence[Collection[str]]
-    ) -> Sequence[Sequence[str]]:
-        """Top-k item ids per example, excluding ``exclude[i]``."""
+    def top_items(self, examples: Sequence[EvalExample], k: int) -> Sequence[Sequence[str]]:
+        """Top-k item ids per example, excluding items the user interacted with."""
         ...
+
+
+TopItemsFn = Callable[[Sequence[EvalExample], int], Sequence[Sequence[str]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionRetriever:
+    """A :class:`Retriever` from a plain function ``(examples, k) -> top-k ids per example``."""
+
+    name: str
+    function: TopItemsFn
+
+    def top_items(self, examples: Sequence[EvalExample], k: int) -> Sequence[Sequence[str]]:
+        """Delegates to ``function``."""
+        return self.function(examples, k)
 
 
 def interacted_items(dataset: ProcessedDataset, user_id: str) -> frozenset[str]:
@@ -68,7 +83,7 @@ def with_hard_negatives(
         interacted with (hard negatives must never be positives in disguise).
     """
     exclude = [interacted_items(dataset, example.user_id) for example in examples]
-    proposals = retriever.top_items(examples, num_negatives, exclude)
+    proposals = retriever.top_items(examples, num_negatives)
     if len(proposals) != len(examples):
         raise ValueError(
             f"retriever {retriever.name!r} returned {len(proposals)} lists for "

@@ -1,0 +1,336 @@
+"""The offline evaluation job: protocols x scenarios x rankers -> metrics, tables, chart.
+
+``run_evaluation`` is the plain-Python entry point (the demo and ``evaluate.py`` call it).
+For every scenario and instruction type, InstructRec's template is chosen on validation
+(``random`` protocol, best ``selection_metric``) and then evaluated on test under every
+requested protocol; each baseline is evaluated once per scenario and protocol on the very
+same candidate sets. Work is cut into shards whose positive ranks are saved atomically, so
+an interrupted run resumes (see :mod:`instructrec_jax.evaluation.shards`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from instructrec_jax.data.processed import ProcessedDataset
+from instructrec_jax.data.types import EvalExample, SplitName
+from instructrec_jax.evaluation import protocols as protocols_lib
+from instructrec_jax.evaluation import reports
+from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, as_list_scorer
+from instructrec_jax.evaluation.metrics import metrics_from_ranks
+from instructrec_jax.evaluation.scenarios import Scenario, get_scenario, scenario_examples
+from instructrec_jax.evaluation.scorer import CandidateScorer
+from instructrec_jax.evaluation.shards import ShardKey, ShardStore
+
+logger = logging.getLogger(__name__)
+
+METRIC_CUTOFFS: tuple[int, ...] = (1, 3, 5, 10)
+
+
+class TemplatedScorer(Protocol):
+    """A ranker whose instruction template is a choice (InstructRec)."""
+
+    name: str
+
+    def template_ids(self, instruction_type: str) -> Sequence[str]:
+        """Templates that can render ``instruction_type``."""
+        ...
+
+    def with_template(self, instruction_type: str, template_id: str) -> CandidateListScorer:
+        """The ranker bound to one template."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """What to evaluate and how.
+
+    Attributes:
+      scenarios: names from :data:`instructrec_jax.evaluation.scenarios.SCENARIOS`.
+      protocols: names from :data:`instructrec_jax.evaluation.protocols.PROTOCOLS`.
+      max_test_examples: cap on test users per scenario (None: all).
+      max_valid_examples: cap on validation users used to choose templates.
+      shard_size: examples per resumable unit of work.
+      selection_metric: validation metric that picks the template.
+      seed: seeds extra negatives, group shuffles and candidate display order.
+      group_size: group size of ``grouped100``.
+      extended_negatives: negatives of ``full100`` / ``grouped100``.
+      hard_negatives: negatives of ``hard``.
+      chart_metric: metric plotted in the PNG.
+    """
+
+    scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
+    protocols: tuple[str, ...] = ("random",)
+    max_test_examples: int | None = None
+    max_valid_examples: int | None = 256
+    shard_size: int = 64
+    selection_metric: str = "NDCG@5"
+    seed: int = 0
+    group_size: int = 10
+    extended_negatives: int = 99
+    hard_negatives: int = 9
+    chart_metric: str = "NDCG@5"
+
+    def __post_init__(self) -> None:
+        for name in self.scenarios:
+            get_scenario(name)
+        unknown = [p for p in self.protocols if p not in protocols_lib.PROTOCOLS]
+        if unknown:
+            raise ValueError(f"unknown protocols {unknown}; known: {protocols_lib.PROTOCOLS}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationResult:
+    """Rows of test metrics and the files written."""
+
+    rows: list[reports.ResultRow]
+    metrics_path: Path
+    table_path: Path
+    chart_path: Path
+
+
+class _Job:
+    def __init__(
+        self,
+        dataset: ProcessedDataset,
+        config: EvaluationConfig,
+        store: ShardStore,
+        retriever: protocols_lib.Retriever | None,
+        progress: tqdm,
+    ) -> None:
+        self.dataset = dataset
+        self.config = config
+        self.store = store
+        self.retriever = retriever
+        self.progress = progress
+        self._candidates: dict[tuple[str, str, str], list[EvalExample]] = {}
+
+    def examples(self, scenario: Scenario, split: SplitName, protocol: str) -> list[EvalExample]:
+        """The scenario's examples with the protocol's candidates (cached)."""
+        key = (scenario.name, split, protocol)
+        if key not in self._candidates:
+            cap = (
+                self.config.max_test_examples if split == "test" else self.config.max_valid_examples
+            )
+            base = scenario_examples(self.dataset, scenario, split, cap)
+            self._candidates[key] = self._with_protocol(base, protocol)
+        return self._candidates[key]
+
+    def _with_protocol(self, examples: list[EvalExample], protocol: str) -> list[EvalExample]:
+        if protocol == "random":
+            return examples
+        if protocol == "hard":
+            if self.retriever is None:
+                raise ValueError("protocol 'hard' needs a retriever (e.g. the SASRec baseline)")
+            return protocols_lib.with_hard_negatives(
+                self.dataset, examples, self.retriever, self.config.hard_negatives
+            )
+        return protocols_lib.with_sampled_negatives(
+            self.dataset, examples, self.config.extended_negatives, self.config.seed
+        )
+
+    def ranks(
+        self,
+        scorer: CandidateListScorer,
+        key: ShardKey,
+        examples: Sequence[EvalExample],
+    ) -> np.ndarray:
+        """Positive ranks for ``examples``, shard by shard, reusing finished shards."""
+        size = self.config.shard_size
+        parts = []
+        for index, start in enumerate(range(0, len(examples), size)):
+            shard = examples[start : start + size]
+            shard_key = dataclasses.replace(key, shard_index=index)
+            users = [e.user_id for e in shard]
+            ranks = self.store.load(shard_key, users)
+            if ranks is None:
+                ranks = self._rank(scorer, shard, key.protocol)
+                self.store.save(shard_key, users, ranks)
+            parts.append(ranks)
+            self.progress.update(1)
+        return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.int64)
+
+    def _rank(
+        self, scorer: CandidateListScorer, examples: Sequence[EvalExample], protocol: str
+    ) -> np.ndarray:
+        if protocol == "grouped100":
+            return protocols_lib.grouped_positive_ranks(
+                scorer, examples, self.config.group_size, self.config.seed
+            )
+        return protocols_lib.direct_positive_ranks(scorer, examples)
+
+    def shards(self, count: int) -> int:
+        return -(-count // self.config.shard_size)
+
+
+def _row(
+    scenario: Scenario,
+    instruction_type: str,
+    protocol: str,
+    model: str,
+    template_id: str,
+    ranks: np.ndarray,
+    validation: dict[str, float] | None = None,
+) -> reports.ResultRow:
+    return reports.ResultRow(
+        scenario=scenario.name,
+        instruction_type=instruction_type,
+        protocol=protocol,
+        model=model,
+        template_id=template_id,
+        num_examples=len(ranks),
+        metrics=metrics_from_ranks(ranks, METRIC_CUTOFFS),
+        validation=validation or {},
+    )
+
+
+def _choose_template(
+    job: _Job, scenario: Scenario, instruction_type: str, ranker: TemplatedScorer
+) -> tuple[str, dict[str, float]]:
+    """Best template on validation (``random`` protocol); ties go to the first id."""
+    template_ids = list(ranker.template_ids(instruction_type))
+    if not template_ids:
+        raise ValueError(f"{ranker.name}: no T3 template renders {instruction_type!r}")
+    examples = job.examples(scenario, "valid", "random")
+    scores: dict[str, float] = {}
+    for template_id in template_ids:
+        scorer = ranker.with_template(instruction_type, template_id)
+        key = ShardKey(
+            scenario.name, instruction_type, "random", ranker.name, template_id, "valid", 0
+        )
+        ranks = job.ranks(scorer, key, examples)
+        scores[template_id] = metrics_from_ranks(ranks, METRIC_CUTOFFS)[job.config.selection_metric]
+    best = max(template_ids, key=lambda t: (scores[t], -template_ids.index(t)))
+    return best, scores
+
+
+def _evaluate_templated(
+    job: _Job, scenario: Scenario, ranker: TemplatedScorer
+) -> list[reports.ResultRow]:
+    rows = []
+    for instruction_type in scenario.instruction_types:
+        template_id, validation = _choose_template(job, scenario, instruction_type, ranker)
+        scorer = ranker.with_template(instruction_type, template_id)
+        for protocol in job.config.protocols:
+            examples = job.examples(scenario, "test", protocol)
+            key = ShardKey(
+                scenario.name, instruction_type, protocol, ranker.name, template_id, "test", 0
+            )
+            ranks = job.ranks(scorer, key, examples)
+            rows.append(
+                _row(
+                    scenario,
+                    instruction_type,
+                    protocol,
+                    ranker.name,
+                    template_id,
+                    ranks,
+                    validation,
+                )
+            )
+    return rows
+
+
+def _evaluate_baseline(
+    job: _Job, scenario: Scenario, baseline: CandidateScorer | CandidateListScorer
+) -> list[reports.ResultRow]:
+    scorer = as_list_scorer(baseline)
+    rows = []
+    for protocol in job.config.protocols:
+        examples = job.examples(scenario, "test", protocol)
+        key = ShardKey(scenario.name, "any", protocol, scorer.name, "", "test", 0)
+        ranks = job.ranks(scorer, key, examples)
+        rows.extend(
+            _row(scenario, instruction_type, protocol, scorer.name, "", ranks)
+            for instruction_type in scenario.instruction_types
+        )
+    return rows
+
+
+def _total_shards(job: _Job, instructrec: TemplatedScorer | None, num_baselines: int) -> int:
+    total = 0
+    for name in job.config.scenarios:
+        scenario = get_scenario(name)
+        test = job.shards(
+            len(scenario_examples(job.dataset, scenario, "test", job.config.max_test_examples))
+        )
+        valid = job.shards(
+            len(scenario_examples(job.dataset, scenario, "valid", job.config.max_valid_examples))
+        )
+        per_protocol = test * len(job.config.protocols)
+        total += per_protocol * num_baselines
+        if instructrec is not None:
+            for instruction_type in scenario.instruction_types:
+                total += valid * len(instructrec.template_ids(instruction_type)) + per_protocol
+    return total
+
+
+def run_evaluation(
+    dataset: ProcessedDataset,
+    output_dir: str | Path,
+    instructrec: TemplatedScorer | None = None,
+    baselines: Sequence[CandidateScorer | CandidateListScorer] = (),
+    config: EvaluationConfig | None = None,
+    retriever: protocols_lib.Retriever | None = None,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Evaluate InstructRec (template chosen on validation) and baselines on test.
+
+    Writes ``metrics.json``, ``results.md`` (Table 6 layout, one table per protocol),
+    ``chart.png`` and ``shards/`` (resumable partial results) under ``output_dir``.
+
+    Args:
+      dataset: the processed dataset (examples, catalog, item split, negatives).
+      output_dir: where results go; rerunning with the same directory resumes.
+      instructrec: the templated ranker (e.g. ``InstructRecScorer``), or None.
+      baselines: other rankers, scored on the same candidate sets.
+      config: scenarios, protocols, caps, seeds.
+      retriever: proposes hard negatives (needed for protocol ``hard``).
+      progress: show a progress bar over shards.
+    """
+    config = config or EvaluationConfig()
+    if instructrec is None and not baselines:
+        raise ValueError("nothing to evaluate: give instructrec and/or baselines")
+    if "hard" in config.protocols and retriever is None:
+        raise ValueError("protocol 'hard' needs a retriever (e.g. the SASRec baseline)")
+    output_dir = Path(output_dir)
+    store = ShardStore(output_dir / "shards")
+    bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress)
+    job = _Job(dataset, config, store, retriever, bar)
+    bar.total = _total_shards(job, instructrec, len(baselines))
+    rows: list[reports.ResultRow] = []
+    try:
+        for name in config.scenarios:
+            scenario = get_scenario(name)
+            if not scenario_examples(dataset, scenario, "test", config.max_test_examples):
+                logger.warning("scenario %s has no test examples; skipped", name)
+                continue
+            if instructrec is not None:
+                rows.extend(_evaluate_templated(job, scenario, instructrec))
+            for baseline in baselines:
+                rows.extend(_evaluate_baseline(job, scenario, baseline))
+    finally:
+        bar.close()
+    if not rows:
+        raise ValueError("no scenario had test examples; nothing was evaluated")
+    settings = {
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "config": dataclasses.asdict(config),
+        "models": sorted({row.model for row in rows}),
+    }
+    return EvaluationResult(
+        rows=rows,
+        metrics_path=reports.write_metrics_json(rows, output_dir / "metrics.json", settings),
+        table_path=reports.write_markdown(rows, output_dir / "results.md"),
+        chart_path=reports.write_chart(rows, output_dir / "chart.png", config.chart_metric),
+    )
