@@ -39,10 +39,32 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _bytes_list_feature(values: list[bytes]) -> bytes:
-    """Feature{bytes_list: BytesList{value: values}}."""
-    bytes_list = b"".join([_FIELD_1 + _varint(len(v)) + v for v in values])
-    return _FIELD_1 + _varint(len(bytes_list)) + bytes_list
+_CACHE_LIMIT = 500_000
+_value_pieces: dict[str, bytes] = {}
+_string_entries: dict[tuple[str, str], bytes] = {}
+_UNCACHED = frozenset({"inputs", "targets"})  # unique per record: caching them only costs
+
+
+def _value_piece(text: str) -> bytes:
+    """One ``BytesList.value`` element (tag, length, UTF-8), memoised for short strings."""
+    piece = _value_pieces.get(text)
+    if piece is None:
+        encoded = text.encode()
+        piece = _FIELD_1 + _varint(len(encoded)) + encoded
+        if len(_value_pieces) < _CACHE_LIMIT:
+            _value_pieces[text] = piece
+    return piece
+
+
+def _entry(key_field: bytes, feature: bytes) -> bytes:
+    """One ``Features.feature`` map entry: key, then the Feature message."""
+    entry = key_field + _FIELD_2 + _varint(len(feature)) + feature
+    return _FIELD_1 + _varint(len(entry)) + entry
+
+
+def _bytes_list_feature(pieces: bytes) -> bytes:
+    """Feature{bytes_list: BytesList{value: ...}} from concatenated value pieces."""
+    return _FIELD_1 + _varint(len(pieces)) + pieces
 
 
 def _int64_feature(value: int) -> bytes:
@@ -52,19 +74,30 @@ def _int64_feature(value: int) -> bytes:
     return _FIELD_3 + _varint(len(int64_list)) + int64_list
 
 
+def _string_entry(name: str, key_field: bytes, value: str) -> bytes:
+    if name in _UNCACHED:
+        encoded = value.encode()
+        return _entry(key_field, _bytes_list_feature(_FIELD_1 + _varint(len(encoded)) + encoded))
+    entry = _string_entries.get((name, value))
+    if entry is None:
+        entry = _entry(key_field, _bytes_list_feature(_value_piece(value)))
+        if len(_string_entries) < _CACHE_LIMIT:
+            _string_entries[(name, value)] = entry
+    return entry
+
+
 def example_bytes(record: InstructionRecord) -> bytes:
     """Serialize ``record`` as a ``tf.train.Example`` (deterministic bytes)."""
     entries = []
     for name, kind, key_field in _KEYS:
         value = getattr(record, name)
-        if kind == "int":
-            feature = _int64_feature(int(value))
+        if kind == "string":
+            entries.append(_string_entry(name, key_field, value))
         elif kind == "list":
-            feature = _bytes_list_feature([v.encode() for v in value])
+            pieces = b"".join([_value_piece(v) for v in value])
+            entries.append(_entry(key_field, _bytes_list_feature(pieces)))
         else:
-            feature = _bytes_list_feature([value.encode()])
-        entry = key_field + _FIELD_2 + _varint(len(feature)) + feature
-        entries.append(_FIELD_1 + _varint(len(entry)) + entry)
+            entries.append(_entry(key_field, _int64_feature(int(value))))
     features = b"".join(entries)
     return _FIELD_1 + _varint(len(features)) + features
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from instructrec_jax.data.types import EvalExample, Item, TrainExample
+from instructrec_jax.data.types import EvalExample, Item, TrainExample, UserSequence
 from instructrec_jax.instructions.builders import (
     BuildContext,
     NegativeSampler,
@@ -34,6 +34,7 @@ from instructrec_jax.instructions.builders import (
 )
 from instructrec_jax.instructions.codes import Strategy, TaskForm
 from instructrec_jax.instructions.encoding import example_bytes
+from instructrec_jax.instructions.negatives import MemoisedNegativeSampler
 from instructrec_jax.instructions.records import FAMILIES, InstructionRecord
 from instructrec_jax.instructions.shards import (
     load_complete_unit,
@@ -57,6 +58,7 @@ class InstructionSource(NegativeSampler, Protocol):
     name: str
     fingerprint: str
     catalog: Mapping[str, Item]
+    sequences: Mapping[str, UserSequence]
     valid: list[EvalExample]
     test: list[EvalExample]
     item_split: Mapping[str, str]
@@ -151,7 +153,7 @@ def build_context(
             eval_ids[template.family].append(template.id)
     return BuildContext(
         catalog=dataset.catalog,
-        sampler=dataset,
+        sampler=MemoisedNegativeSampler(dataset),
         item_split=dataset.item_split,
         item_reviews=_item_reviews(train_examples),
         train_pools={family: tuple(pool) for family, pool in pools.items()},
@@ -268,8 +270,12 @@ def part_path(split: str, key: str, index: int, count: int) -> str:
 
 
 def _templates_digest(templates: Mapping[str, Template]) -> str:
-    text = "\n".join(repr(t) for t in templates.values())
-    return hashlib.sha256(text.encode()).hexdigest()
+    """Hash of every template's content (stable across processes: no set reprs)."""
+    rows = [
+        [t.id, t.family, t.strategy.value, t.target.value, [c.name for c in t.combinations], t.text]
+        for t in templates.values()
+    ]
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
 def _spec_hash(common: Mapping[str, Any], unit: Unit, keys: Sequence[str]) -> str:

@@ -145,6 +145,7 @@ class HeuristicTeacher:
 
     def __init__(self) -> None:
         self._generic_for: tuple[Mapping[str, Item], frozenset[str]] | None = None
+        self._facts: dict[str, _ItemFacts] = {}
 
     def generic_labels(self, catalog: Mapping[str, Item]) -> frozenset[str]:
         """Labels on more than half of the catalog's items (cached per catalog object)."""
@@ -155,15 +156,24 @@ class HeuristicTeacher:
             half = len(catalog) / 2
             generic = frozenset(label for label, count in counts.items() if count > half)
             self._generic_for = (catalog, generic)
+            self._facts = {}
         return self._generic_for[1]
 
-    def _descriptive(self, item: Item, catalog: Mapping[str, Item]) -> list[str]:
+    def _item_facts(self, item: Item, catalog: Mapping[str, Item]) -> _ItemFacts:
+        """Descriptive labels, brand and decade of an item (memoised per catalog)."""
         generic = self.generic_labels(catalog)
-        return [
-            label
-            for label in item.categories
-            if label and label.lower() != "unknown" and label not in generic
-        ]
+        facts = self._facts.get(item.item_id)
+        if facts is None:
+            labels = tuple(
+                label
+                for label in item.categories
+                if label and label.lower() != "unknown" and label not in generic
+            )
+            year = _item_year(item)
+            decade = None if year is None else (year // 10) * 10
+            facts = _ItemFacts(labels, item.attributes.get("brand", ""), year, decade)
+            self._facts[item.item_id] = facts
+        return facts
 
     def annotate(self, request: AnnotationRequest) -> Annotation:
         """Annotate one example (pure function of the request)."""
@@ -180,16 +190,10 @@ class HeuristicTeacher:
 
     def explicit_preference(self, history: Sequence[str], catalog: Mapping[str, Item]) -> str:
         """P2 text from the dominant categories, brand and decade of ``history``."""
-        items = [catalog[item_id] for item_id in history]
-        categories = collections.Counter(
-            label for item in items for label in self._descriptive(item, catalog)
-        )
-        brands = collections.Counter(
-            item.attributes["brand"] for item in items if item.attributes.get("brand")
-        )
-        decades = collections.Counter(
-            (year // 10) * 10 for item in items if (year := _item_year(item)) is not None
-        )
+        facts = [self._item_facts(catalog[item_id], catalog) for item_id in history]
+        categories = collections.Counter(label for fact in facts for label in fact.labels)
+        brands = collections.Counter(fact.brand for fact in facts if fact.brand)
+        decades = collections.Counter(fact.decade for fact in facts if fact.decade is not None)
         top_categories = [label for label, _ in sorted(categories.items(), key=_by_count)[:2]]
         cats = _join_words(top_categories) or "a bit of everything"
         extra = ""
@@ -209,14 +213,22 @@ class HeuristicTeacher:
             sentence = _need_sentence(review, _title_words(target.title))
             if sentence:
                 return sentence
-        labels = self._descriptive(target, catalog)
-        category = labels[0].lower() if labels else "interesting"
-        year = _item_year(target)
+        facts = self._item_facts(target, catalog)
+        category = facts.labels[0].lower() if facts.labels else "interesting"
+        year = facts.year
         era = ""
         if year is not None:
             era = "classic " if year < 1980 else "fairly recent " if year >= 1995 else ""
         choice = zlib.crc32(target.item_id.encode()) % len(_VAGUE_PHRASES)
         return _VAGUE_PHRASES[choice].format(era=era, cat=category)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ItemFacts:
+    labels: tuple[str, ...]
+    brand: str
+    year: int | None
+    decade: int | None
 
 
 def _by_count(entry: tuple[object, int]) -> tuple[int, str]:
