@@ -1,0 +1,113 @@
+"""InstructRecScorer: rendered instruction + candidate titles -> likelihood scores."""
+
+from __future__ import annotations
+
+import functools
+import zlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from instructrec_jax.evaluation.candidate_lists import CandidateListScorer
+from instructrec_jax.evaluation.instructrec_scorer import (
+    InstructRecScorer,
+    RenderSettings,
+    rank_templates,
+)
+from instructrec_jax.evaluation.scorer import CandidateScorer
+from instructrec_jax.inference import buckets, scoring
+from instructrec_jax.inference.engine import ScoringEngine
+from instructrec_jax.instructions.teachers import HeuristicTeacher
+from instructrec_jax.instructions.templates import load_templates
+from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.t5 import Transformer
+from tests.evaluation.helpers import small_dataset
+from tests.inference.conftest import VOCAB, random_params
+
+
+class WordTokenizer:
+    """One id per whitespace word, by CRC32, in [2, VOCAB)."""
+
+    def encode(self, s: str) -> list[int]:
+        return [2 + zlib.crc32(word.encode()) % (VOCAB - 2) for word in s.split()]
+
+
+@pytest.fixture(scope="module")
+def scorer_and_model():
+    config = T5Config(
+        vocab_size=VOCAB,
+        d_model=32,
+        num_heads=2,
+        head_dim=16,
+        d_ff=64,
+        num_encoder_layers=1,
+        num_decoder_layers=2,
+        dtype="float32",
+    )
+    module, params = Transformer(config), random_params(config, 1)
+    engine = ScoringEngine(
+        module,
+        params,
+        buckets.ScoringBuckets(
+            input_lengths=(128,), target_lengths=(16,), candidate_counts=(10,), batch_size=4
+        ),
+    )
+    dataset = small_dataset()
+    scorer = InstructRecScorer(
+        engine,
+        WordTokenizer(),
+        dataset.catalog,
+        HeuristicTeacher(),
+        load_templates(),
+        "p1_i0_t3",
+        "A7",
+        RenderSettings(seed=0, max_input_tokens=128, max_target_tokens=16),
+    )
+    return scorer, module, params, dataset
+
+
+def test_rank_templates_lists_plain_t3_templates():
+    templates = load_templates()
+    assert rank_templates(templates, "p1_i0_t3") == ["A7", "A8", "A9", "A10", "A13"]
+    assert rank_templates(templates, "p0_i2_t3") == ["B7", "B8", "B9"]
+    assert rank_templates(templates, "p1_i0_t2") == []
+
+
+def test_scores_follow_the_callers_candidate_order(scorer_and_model):
+    scorer, module, params, dataset = scorer_and_model
+    assert isinstance(scorer, CandidateScorer) and isinstance(scorer, CandidateListScorer)
+    examples = dataset.test[:5]
+    scores = scorer.score(examples)
+    assert scores.shape == (5, 10)
+    instructions, shown = scorer.render_instructions(examples, [e.candidates for e in examples])
+    assert any(list(s) != list(e.candidates) for s, e in zip(shown, examples))  # shuffled
+    assert all(sorted(s) == sorted(e.candidates) for s, e in zip(shown, examples))
+    assert all(len(t) <= 128 and t[-1] == 1 for t in instructions)
+    # Reference: the exact scorer on the titles in the caller's order.
+    titles = [
+        [[*WordTokenizer().encode(dataset.catalog[c].title), 1] for c in e.candidates]
+        for e in examples
+    ]
+    encoder = buckets.pad_token_rows(instructions, 128)
+    targets = np.stack([buckets.pad_token_rows(row, 16) for row in titles])
+    exact = jax.jit(functools.partial(scoring.score_candidates, module))(
+        params, jnp.asarray(encoder), jnp.asarray(targets)
+    )
+    np.testing.assert_allclose(scores, np.asarray(exact), rtol=1e-5, atol=1e-5)
+
+
+def test_lists_without_the_target_and_rebinding(scorer_and_model):
+    scorer, _, _, dataset = scorer_and_model
+    examples = dataset.test[:2]
+    lists = [(*reversed(e.negatives), e.negatives[0]) for e in examples]
+    with pytest.raises(ValueError, match="duplicate candidates"):
+        scorer.score_lists(examples, lists)
+    lists = [tuple(reversed(e.negatives)) for e in examples]
+    scores = scorer.score_lists(examples, lists)
+    assert scores.shape == (2, 9) and np.all(scores < 0)
+    other = scorer.with_template("p1_i0_t3", "A8")
+    assert other.template_id == "A8" and other.engine is scorer.engine
+    with pytest.raises(ValueError, match="not a plain T3 template"):
+        scorer.with_template("p1_i0_t3", "B7")

@@ -1,0 +1,44 @@
+"""Markdown table (paper Table 6 layout), metrics JSON and chart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from instructrec_jax.evaluation import reports
+
+
+def _row(model, hr1, template="", protocol="random", scenario="sequential"):
+    metrics = {name: hr1 for name in reports.TABLE_COLUMNS}
+    return reports.ResultRow(scenario, "p1_i0_t3", protocol, model, template, 10, metrics)
+
+
+def test_markdown_table_layout_and_best_values_in_bold():
+    rows = [
+        _row("InstructRec", 0.7, "A8"),
+        _row("SASRec", 0.6),
+        _row("Random", 0.1, protocol="hard"),
+    ]
+    table = reports.markdown_table(rows, "random").splitlines()
+    assert table[0] == (
+        "| Scenario | Instruction | Model | HR@1 | HR@3 | HR@5 | NDCG@3 | NDCG@5 | HR@10 | "
+        "NDCG@10 | MRR |"
+    )
+    assert table[2].startswith("| sequential | p1_i0_t3 | InstructRec (A8) | **0.7000** |")
+    assert table[3].startswith("| sequential | p1_i0_t3 | SASRec | 0.6000 |")
+    assert len(table) == 4  # the 'hard' row belongs to another table
+    with pytest.raises(ValueError, match="no results"):
+        reports.markdown_table(rows, "full100")
+
+
+def test_written_files(tmp_path):
+    rows = [_row("InstructRec", 0.7, "A8"), _row("SASRec", 0.6, protocol="hard")]
+    path = reports.write_metrics_json(rows, tmp_path / "m.json", {"seed": 0})
+    payload = json.loads(path.read_text())
+    assert payload["settings"] == {"seed": 0}
+    assert payload["results"][0]["metrics"]["HR@1"] == 0.7
+    text = reports.write_markdown(rows, tmp_path / "r.md").read_text()
+    assert text.index("`random`") < text.index("`hard`")
+    png = reports.write_chart(rows, tmp_path / "c.png").read_bytes()
+    assert png.startswith(b"\x89PNG")

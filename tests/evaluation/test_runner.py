@@ -1,0 +1,122 @@
+"""run_evaluation end to end with scripted rankers: template choice, protocols, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from instructrec_jax.evaluation import protocols
+from instructrec_jax.evaluation.runner import EvaluationConfig, run_evaluation
+from tests.evaluation.helpers import GlobalScorer, ScriptedTemplatedRanker, small_dataset
+
+
+def _config(**changes):
+    base = dict(
+        scenarios=("sequential", "product_search"),
+        protocols=("random", "grouped100"),
+        max_test_examples=20,
+        max_valid_examples=12,
+        shard_size=8,
+    )
+    base.update(changes)
+    return EvaluationConfig(**base)
+
+
+def test_run_evaluation_chooses_templates_on_validation_and_writes_reports(tmp_path):
+    dataset = small_dataset()
+    ranker = ScriptedTemplatedRanker()
+    result = run_evaluation(
+        dataset, tmp_path, ranker, [GlobalScorer("global")], _config(), progress=False
+    )
+    ours = [row for row in result.rows if row.model == "scripted"]
+    assert {row.template_id for row in ours} == {"T2"}  # T2 ranks the target first
+    assert all(row.validation["T2"] == 1.0 and row.validation["T1"] == 0.0 for row in ours)
+    for row in ours:
+        assert row.metrics["HR@1"] == 1.0 and row.metrics["MRR"] == 1.0
+    sequential = [r for r in result.rows if r.scenario == "sequential" and r.protocol == "random"]
+    assert {r.model for r in sequential} == {"scripted", "global"}
+    assert all(r.num_examples == 20 for r in sequential)
+    # Product search keeps only users whose test target is an unseen (test-split) item.
+    product = [r for r in result.rows if r.scenario == "product_search"]
+    unseen = sum(dataset.item_split[e.target] == "test" for e in dataset.test)
+    assert {r.instruction_type for r in product} == {"p0_i1_t3", "p0_i2_t3"}
+    assert all(r.num_examples == min(unseen, 20) for r in product)
+
+    payload = json.loads(result.metrics_path.read_text())
+    assert payload["settings"]["dataset_fingerprint"] == dataset.fingerprint
+    assert len(payload["results"]) == len(result.rows)
+    table = result.table_path.read_text()
+    assert "## Protocol `random`" in table and "## Protocol `grouped100`" in table
+    assert "| sequential | p1_i0_t3 | scripted (T2) | **1.0000** |" in table
+    assert result.chart_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_resumes_from_saved_shards(tmp_path):
+    dataset = small_dataset()
+    config = _config(scenarios=("sequential",), protocols=("random",))
+    first = ScriptedTemplatedRanker()
+    run_evaluation(dataset, tmp_path, first, [], config, progress=False)
+    assert first.total_scored_lists() > 0
+    shard_files = sorted((tmp_path / "shards").glob("*.json"))
+    # Interrupt: drop one finished shard; only that one is recomputed.
+    shard_files[0].unlink()
+    second = ScriptedTemplatedRanker()
+    again = run_evaluation(dataset, tmp_path, second, [], config, progress=False)
+    assert 0 < second.total_scored_lists() <= 8
+    assert again.rows[0].metrics["HR@1"] == 1.0
+    third = ScriptedTemplatedRanker()
+    run_evaluation(dataset, tmp_path, third, [], config, progress=False)
+    assert third.total_scored_lists() == 0
+
+
+def test_stale_shards_are_refused(tmp_path):
+    dataset = small_dataset()
+    run_evaluation(
+        dataset,
+        tmp_path,
+        ScriptedTemplatedRanker(),
+        [],
+        _config(protocols=("random",)),
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="stale shard"):
+        run_evaluation(
+            dataset,
+            tmp_path,
+            ScriptedTemplatedRanker(),
+            [],
+            _config(protocols=("random",), max_test_examples=19, max_valid_examples=11),
+            progress=False,
+        )
+
+
+def test_hard_protocol_uses_the_retriever_and_requires_one(tmp_path):
+    dataset = small_dataset()
+    with pytest.raises(ValueError, match="needs a retriever"):
+        run_evaluation(dataset, tmp_path, None, [GlobalScorer()], _config(protocols=("hard",)))
+    ranked = sorted(dataset.catalog)
+
+    def top(examples, k):
+        return [
+            [i for i in ranked if i not in set(dataset.sequences[e.user_id].item_ids)][:k]
+            for e in examples
+        ]
+
+    result = run_evaluation(
+        dataset,
+        tmp_path,
+        None,
+        [GlobalScorer()],
+        _config(scenarios=("sequential",), protocols=("hard",)),
+        retriever=protocols.FunctionRetriever("first-ids", top),
+        progress=False,
+    )
+    assert [r.protocol for r in result.rows] == ["hard"]
+
+
+def test_config_rejects_unknown_names():
+    with pytest.raises(ValueError, match="unknown scenario"):
+        EvaluationConfig(scenarios=("nope",))
+    with pytest.raises(ValueError, match="unknown protocols"):
+        EvaluationConfig(protocols=("top5",))
