@@ -102,6 +102,7 @@ def parse(
 ) -> None:
     """Parse files then bindings; raise :class:`GinConfigError` on any problem."""
     register_configurables()
+    gin.clear_config()
     folders = [*search_paths, os.getcwd(), str(REPO_GIN_DIR)]
     for folder in folders:
         gin.add_config_file_search_path(folder)

@@ -22,6 +22,15 @@ class NonFiniteError(FloatingPointError):
     """The loss or gradient norm became NaN or Inf; the message names the step."""
 
 
+def check_finite(step: int, metrics: Mapping[str, jax.Array]) -> None:
+    """Raise :class:`NonFiniteError` naming ``step`` when its ``finite`` flag is 0."""
+    if float(jax.device_get(metrics["finite"])) < 1.0:
+        raise NonFiniteError(
+            f"loss or gradient norm became NaN/Inf at step {step} "
+            f"(loss={float(metrics['loss'])}, grad_norm={float(metrics['grad_norm'])})"
+        )
+
+
 def average_metrics(window: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
     """Mean of each metric over the steps of a logging window (``target_tokens`` summed)."""
     if not window:

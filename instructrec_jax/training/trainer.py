@@ -28,7 +28,12 @@ from instructrec_jax.training import input_pipeline
 from instructrec_jax.training.checkpointing import Checkpointer, checkpoint_dir
 from instructrec_jax.training.config import EvalFn, TrainConfig, TrainResult
 from instructrec_jax.training.metrics_writer import MetricsWriter
-from instructrec_jax.training.monitor import NonFiniteError, ThroughputMeter, average_metrics
+from instructrec_jax.training.monitor import (
+    NonFiniteError,
+    ThroughputMeter,
+    average_metrics,
+    check_finite,
+)
 from instructrec_jax.training.optimizer import learning_rate_schedule
 from instructrec_jax.training.preflight import (
     check_before_compile,
@@ -189,7 +194,7 @@ def _loop(
             state, input_pipeline.to_global(host_batch, batch_sharding, config.batch_size)
         )
         if previous is not None:
-            _check_finite(*previous)
+            check_finite(*previous)
         else:
             jax.block_until_ready(metrics)  # first step: exclude compilation from timing
             meter.restart(step)
@@ -198,7 +203,7 @@ def _loop(
         if progress is not None:
             progress.update(1)
         if _should(config.log_period, step, last) or _should(config.checkpoint_period, step, last):
-            _check_finite(step, metrics)
+            check_finite(step, metrics)
         if _should(config.log_period, step, last):
             record = average_metrics(jax.device_get(window))
             record.update(meter.measure(step))
@@ -217,18 +222,10 @@ def _loop(
                 config, state, step, eval_step, validation, batch_sharding, writer, history, eval_fn
             )
     if previous is not None:
-        _check_finite(*previous)
+        check_finite(*previous)
     if progress is not None:
         progress.close()
     return state, last_checkpoint
-
-
-def _check_finite(step: int, metrics: dict[str, jax.Array]) -> None:
-    if float(jax.device_get(metrics["finite"])) < 1.0:
-        raise NonFiniteError(
-            f"loss or gradient norm became NaN/Inf at step {step} "
-            f"(loss={float(metrics['loss'])}, grad_norm={float(metrics['grad_norm'])})"
-        )
 
 
 def _validation_batches(

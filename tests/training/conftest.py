@@ -1,0 +1,49 @@
+"""Fixtures of the trainer's tests: the tiny task and model, and a TrainConfig factory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import training_tiny_task
+
+from instructrec_jax.models.config import T5Config
+from instructrec_jax.training import TrainConfig
+
+
+@pytest.fixture
+def tiny_model() -> T5Config:
+    return T5Config(
+        vocab_size=training_tiny_task.VOCAB_SIZE,
+        d_model=32,
+        num_heads=2,
+        head_dim=16,
+        d_ff=64,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dtype="float32",
+    )
+
+
+@pytest.fixture
+def make_config(tmp_path, tiny_model):
+    def make(**overrides) -> TrainConfig:
+        fields = dict(
+            model_dir=str(tmp_path / "run"),
+            mixture_or_task_name=training_tiny_task.TASK_NAME,
+            task_feature_lengths={"inputs": 16, "targets": 8},
+            train_steps=20,
+            batch_size=8,
+            model=tiny_model,
+            learning_rate=1e-2,
+            progress_bar=False,
+            peak_flops_per_device=1e9,
+        )
+        fields.update(overrides)
+        return TrainConfig(**fields)
+
+    return make
