@@ -269,3 +269,22 @@ def test_seqio_evaluator_routes_scores_to_the_rank_metrics(registered, rank_exam
     )
     assert got == pytest.approx(expected)
     assert 0.0 < got["MRR"] < 1.0  # the stand-in scores are neither perfect nor all tied
+
+
+def test_rank_record_without_a_positive_fails_with_its_index():
+    from instructrec_jax.tasks.preprocessors import expand_candidates
+    from instructrec_jax.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    records = tf.data.Dataset.from_tensors(
+        {
+            "inputs": tf.constant("pick one"),
+            "candidate_titles": tf.constant(["a", "b"]),
+            "positive_index": tf.constant(-1, tf.int64),
+            "record_index": tf.constant(4294967301, tf.int64),  # file 1, position 5
+            "template_id": tf.constant("A7"),
+        }
+    )
+    message = r"record 4294967301 \(template .*A7.*has positive_index -1"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        list(expand_candidates(records).as_numpy_iterator())
