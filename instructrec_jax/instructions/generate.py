@@ -18,7 +18,6 @@ import collections
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -28,28 +27,28 @@ from instructrec_jax.data.types import EvalExample, Item, TrainExample, UserSequ
 from instructrec_jax.instructions.builders import (
     BuildContext,
     NegativeSampler,
-    product_search_eval_records,
-    train_records,
-    user_eval_records,
 )
 from instructrec_jax.instructions.codes import Strategy, TaskForm
-from instructrec_jax.instructions.encoding import example_bytes
+from instructrec_jax.instructions.manifest import (
+    FORMAT_VERSION,
+    build_manifest,
+    build_stats,
+    part_path,
+)
 from instructrec_jax.instructions.negatives import MemoisedNegativeSampler
-from instructrec_jax.instructions.records import FAMILIES, InstructionRecord
+from instructrec_jax.instructions.records import FAMILIES
 from instructrec_jax.instructions.shards import (
     load_complete_unit,
     unit_record_path,
     write_json_atomic,
     write_unit,
 )
-from instructrec_jax.instructions.stats import RenderStats
 from instructrec_jax.instructions.teachers import HeuristicTeacher, Teacher
 from instructrec_jax.instructions.templates import Template, load_templates
 from instructrec_jax.instructions.tokens import TokenCounter, WhitespaceCounter, counter_name
+from instructrec_jax.instructions.units import Unit, WorkerState, plan_units, rendered_units
 
-FORMAT_VERSION = 1
 GENERATOR_VERSION = 1  # bump when rendering changes, so old shards are not reused
-SPLITS = ("train", "valid", "test")
 
 
 class InstructionSource(NegativeSampler, Protocol):
@@ -168,85 +167,6 @@ def build_context(
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class Unit:
-    """A chunk ``[start, stop)`` of a split's examples (and, for eval, of its items)."""
-
-    split: str
-    index: int
-    count: int
-    start: int
-    stop: int
-    item_start: int = 0
-    item_stop: int = 0
-
-
-def _chunks(length: int, count: int) -> list[tuple[int, int]]:
-    count = max(1, count)
-    return [(length * k // count, length * (k + 1) // count) for k in range(count)]
-
-
-def plan_units(
-    num_train: int,
-    num_eval: Mapping[str, int],
-    num_items: Mapping[str, int],
-    config: GenerateConfig,
-) -> list[Unit]:
-    """Units of every split: ``train_shards`` train chunks, ``eval_shards`` per eval split."""
-    units = [
-        Unit("train", k, config.train_shards, start, stop)
-        for k, (start, stop) in enumerate(_chunks(num_train, config.train_shards))
-    ]
-    for split in ("valid", "test"):
-        user_chunks = _chunks(num_eval[split], config.eval_shards)
-        item_chunks = _chunks(num_items[split], config.eval_shards)
-        for k, ((start, stop), (item_start, item_stop)) in enumerate(zip(user_chunks, item_chunks)):
-            units.append(Unit(split, k, config.eval_shards, start, stop, item_start, item_stop))
-    return units
-
-
-@dataclasses.dataclass(frozen=True)
-class _WorkerState:
-    context: BuildContext
-    train_examples: Sequence[TrainExample]
-    eval_examples: Mapping[str, Sequence[EvalExample]]
-    eval_items: Mapping[str, Sequence[str]]
-
-
-_STATE: _WorkerState | None = None
-
-
-def _init_worker(state: _WorkerState) -> None:
-    global _STATE
-    _STATE = state
-
-
-def _unit_records(
-    state: _WorkerState, unit: Unit, stats: RenderStats
-) -> Iterator[InstructionRecord]:
-    if unit.split == "train":
-        chunk = state.train_examples[unit.start : unit.stop]
-        yield from train_records(state.context, chunk, unit.start, stats)
-        return
-    users = state.eval_examples[unit.split][unit.start : unit.stop]
-    yield from user_eval_records(state.context, users, stats)
-    items = state.eval_items[unit.split][unit.item_start : unit.item_stop]
-    yield from product_search_eval_records(state.context, unit.split, items, stats)
-
-
-def _build_unit(unit: Unit) -> tuple[Unit, dict[str, list[bytes]], dict[str, set[str]], dict]:
-    """Render one unit: (unit, key -> serialized records, key -> template ids, stats)."""
-    assert _STATE is not None, "worker state not initialised"
-    stats = RenderStats()
-    payloads: dict[str, list[bytes]] = collections.defaultdict(list)
-    template_ids: dict[str, set[str]] = collections.defaultdict(set)
-    for record in _unit_records(_STATE, unit, stats):
-        key = f"{record.family}/{record.instruction_type}"
-        payloads[key].append(example_bytes(record))
-        template_ids[key].add(record.template_id)
-    return unit, dict(payloads), dict(template_ids), stats.to_json()
-
-
 def expected_keys(context: BuildContext) -> dict[str, list[str]]:
     """split -> the ``<family>/<instruction_type>`` keys its units write (sorted)."""
     train: set[str] = set()
@@ -264,11 +184,6 @@ def expected_keys(context: BuildContext) -> dict[str, list[str]]:
     return {"train": sorted(train), "valid": sorted(evaluation), "test": sorted(evaluation)}
 
 
-def part_path(split: str, key: str, index: int, count: int) -> str:
-    """Relative path of one part file."""
-    return f"{split}/{key}/part-{index:05d}-of-{count:05d}.tfrecord"
-
-
 def _templates_digest(templates: Mapping[str, Template]) -> str:
     """Hash of every template's content (stable across processes: no set reprs)."""
     rows = [
@@ -281,27 +196,6 @@ def _templates_digest(templates: Mapping[str, Template]) -> str:
 def _spec_hash(common: Mapping[str, Any], unit: Unit, keys: Sequence[str]) -> str:
     spec = {**common, "unit": dataclasses.asdict(unit), "keys": list(keys)}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fork when TensorFlow is not loaded (fast, shares memory), else spawn (fork-safe)."""
-    if "tensorflow" in sys.modules or sys.platform != "linux":
-        return multiprocessing.get_context("spawn")
-    return multiprocessing.get_context("fork")
-
-
-def _rendered_units(
-    state: _WorkerState, units: Sequence[Unit], workers: int
-) -> Iterator[tuple[Unit, dict[str, list[bytes]], dict[str, set[str]], dict]]:
-    if workers <= 1 or len(units) <= 1:
-        _init_worker(state)
-        for unit in units:
-            yield _build_unit(unit)
-        return
-    with _pool_context().Pool(
-        min(workers, len(units)), initializer=_init_worker, initargs=(state,)
-    ) as pool:
-        yield from pool.imap_unordered(_build_unit, units)
 
 
 def generate(
@@ -335,14 +229,15 @@ def generate(
         raise ValueError(
             f"num_candidates={config.num_candidates} exceeds the catalog ({len(dataset.catalog)})"
         )
-    state = _WorkerState(
+    state = WorkerState(
         context, train_examples, {"valid": dataset.valid, "test": dataset.test}, eval_items
     )
     units = plan_units(
         len(train_examples),
         {"valid": len(dataset.valid), "test": len(dataset.test)},
         {split: len(items) for split, items in eval_items.items()},
-        config,
+        config.train_shards,
+        config.eval_shards,
     )
     keys = expected_keys(context)
     common = {
@@ -372,7 +267,7 @@ def generate(
         unit="unit",
         disable=not progress,
     ) as bar:
-        for unit, payloads, template_ids, stats in _rendered_units(state, pending, workers):
+        for unit, payloads, template_ids, stats in rendered_units(state, pending, workers):
             unexpected = set(payloads) - set(keys[unit.split])
             if unexpected:
                 raise RuntimeError(f"unit {unit}: records of unplanned types {sorted(unexpected)}")
@@ -395,77 +290,11 @@ def generate(
             bar.update(1)
             bar.set_postfix(records=sum(u["stats"]["num_records"] for u in done.values()))
     ordered = [(unit, done[unit]) for unit in units]
-    manifest = build_manifest(common, config, counter, ordered, keys)
+    manifest = build_manifest(common, config.seed, config.max_input_tokens, counter, ordered, keys)
     stats_json = build_stats(ordered, dataset.name, common)
     write_json_atomic(out / "manifest.json", manifest)
     write_json_atomic(out / "stats.json", stats_json)
     return stats_json
-
-
-def build_manifest(
-    common: Mapping[str, Any],
-    config: GenerateConfig,
-    counter: TokenCounter,
-    units: Sequence[tuple[Unit, Mapping[str, Any]]],
-    keys: Mapping[str, Sequence[str]],
-) -> dict[str, Any]:
-    """The contract's manifest: per split and ``family/type``, files, counts, template ids."""
-    splits: dict[str, dict[str, Any]] = {}
-    for split in SPLITS:
-        split_units = [(u, record) for u, record in units if u.split == split]
-        entries: dict[str, Any] = {}
-        for key in keys[split]:
-            files = [part_path(split, key, u.index, u.count) for u, _ in split_units]
-            count = sum(
-                record["files"][f]["num_records"] for (_, record), f in zip(split_units, files)
-            )
-            if count == 0:
-                continue
-            ids = {
-                tid
-                for _, record in split_units
-                for f in files
-                for tid in record["template_ids"].get(f, [])
-            }
-            family, instruction_type = key.split("/")
-            entries[key] = {
-                "family": family,
-                "instruction_type": instruction_type,
-                "files": files,
-                "num_records": count,
-                "template_ids": sorted(ids, key=lambda t: (t[0], int(t[1:]))),
-            }
-        splits[split] = entries
-    return {
-        "format_version": FORMAT_VERSION,
-        "dataset": common["dataset"],
-        "dataset_fingerprint": common["dataset_fingerprint"],
-        "seed": config.seed,
-        "teacher": common["teacher"],
-        "max_input_tokens": config.max_input_tokens,
-        "token_counter": counter_name(counter),
-        "config": common["config"],
-        "splits": splits,
-    }
-
-
-def build_stats(
-    units: Sequence[tuple[Unit, Mapping[str, Any]]], dataset_name: str, common: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Totals per split and overall (counts per type and template, words, truncation)."""
-    per_split = {split: RenderStats() for split in SPLITS}
-    for unit, record in units:
-        per_split[unit.split].merge(RenderStats.from_json(record["stats"]))
-    total = RenderStats()
-    for split_stats in per_split.values():
-        total.merge(split_stats)
-    return {
-        "dataset": dataset_name,
-        "teacher": common["teacher"],
-        "token_counter": common["token_counter"],
-        "total": total.to_json(),
-        "splits": {split: s.to_json() for split, s in per_split.items()},
-    }
 
 
 def default_output_dir(dataset_name: str) -> Path:

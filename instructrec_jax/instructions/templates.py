@@ -301,7 +301,8 @@ def parse_template_file(text: str, source: str) -> list[Template]:
     return [_parse_template(table, document.get("family"), source) for table in tables]
 
 
-def _id_sort_key(template_id: str) -> tuple[str, int, str]:
+def id_sort_key(template_id: str) -> tuple[str, int, str]:
+    """Natural order of template ids: A2 before A10."""
     match = re.match(r"^([A-Za-z]+)(\d+)$", template_id)
     if match is None:
         return (template_id, 0, template_id)
@@ -320,7 +321,7 @@ def collect_templates(files: Iterable[tuple[str, str]]) -> dict[str, Template]:
                     f"duplicate id (already defined in {templates[template.id].source})",
                 )
             templates[template.id] = template
-    return {tid: templates[tid] for tid in sorted(templates, key=_id_sort_key)}
+    return {tid: templates[tid] for tid in sorted(templates, key=id_sort_key)}
 
 
 def load_templates(directory: str | Path | None = None) -> dict[str, Template]:

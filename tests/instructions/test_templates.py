@@ -162,3 +162,30 @@ def test_invalid_toml_names_file(tmp_path):
     (tmp_path / "broken.toml").write_text("[[template]\nid=", encoding="utf-8")
     with pytest.raises(TemplateError, match=r"broken\.toml: invalid TOML"):
         load_templates(tmp_path)
+
+
+def test_cli_module_and_stable_digest_across_hash_seeds():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from instructrec_jax.instructions.generate import _templates_digest;"
+        "from instructrec_jax.instructions.templates import load_templates;"
+        "print(_templates_digest(load_templates()))"
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        digests.add(result.stdout.strip())
+    assert len(digests) == 1
+    listing = subprocess.run(
+        [sys.executable, "-m", "instructrec_jax.instructions", "list-templates", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(json.loads(listing.stdout)) == len(load_templates())
