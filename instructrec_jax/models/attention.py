@@ -93,6 +93,34 @@ def segment_mask(query_segments: jax.Array, key_segments: jax.Array) -> jax.Arra
     return query_segments[:, None, :, None] == key_segments[:, None, None, :]
 
 
+class KeyValueCache(nn.Module):
+    """Autoregressive key/value cache in the flax ``cache`` collection.
+
+    Variables ``cached_key``/``cached_value`` [B, T_max, H, K] and ``cache_index`` (int32).
+    ``__call__(keys, values)``: when the cache does not exist yet it is created with the
+    shapes of keys/values [B, T_max, H, K] and None is returned; otherwise one step
+    [B, 1, H, K] is written at ``cache_index`` and (all keys, all values, the step's index)
+    are returned.
+    """
+
+    @nn.compact
+    def __call__(
+        self, keys: jax.Array, values: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array] | None:
+        initialized = self.has_variable("cache", "cached_key")
+        cached_key = self.variable("cache", "cached_key", jnp.zeros, keys.shape, keys.dtype)
+        cached_value = self.variable("cache", "cached_value", jnp.zeros, values.shape, values.dtype)
+        cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, jnp.int32))
+        if not initialized:
+            return None
+        index = cache_index.value
+        start = (0, index, 0, 0)
+        cached_key.value = jax.lax.dynamic_update_slice(cached_key.value, keys, start)
+        cached_value.value = jax.lax.dynamic_update_slice(cached_value.value, values, start)
+        cache_index.value = index + 1
+        return cached_key.value, cached_value.value, index
+
+
 class MultiHeadAttention(nn.Module):
     """Projections ``query``, ``key``, ``value`` [D, H*K] and ``out`` [H*K, D] (T5X names).
 
@@ -113,6 +141,7 @@ class MultiHeadAttention(nn.Module):
         self.value = Dense(config, joined, ("embed", "joined_kv"), kernel_init=kv_init)
         self.out = Dense(config, config.d_model, ("joined_kv", "embed"), kernel_init=kv_init)
         self.dropout = nn.Dropout(config.dropout_rate)
+        self.cache = KeyValueCache()
 
     def _split_heads(self, x: jax.Array) -> jax.Array:
         """[..., H*K] -> [..., H, K] with logical constraint on [B, T, H, K]."""
@@ -166,23 +195,16 @@ class MultiHeadAttention(nn.Module):
         keys, values = self.project_kv(x)
         if not decode:
             return self.attend(queries, keys, values, bias, enable_dropout)
-        initialized = self.has_variable("cache", "cached_key")
-        cached_key = self.variable("cache", "cached_key", jnp.zeros, keys.shape, keys.dtype)
-        cached_value = self.variable("cache", "cached_value", jnp.zeros, values.shape, values.dtype)
-        cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, jnp.int32))
-        if not initialized:
+        step = self.cache(keys, values)
+        if step is None:
             return self.attend(queries, keys, values, bias, enable_dropout)
-        max_length = cached_key.value.shape[1]
         if x.shape[1] != 1:
             raise ValueError(f"a cached decoding step takes one token per row, got x {x.shape}")
-        index = cache_index.value
-        start = (0, index, 0, 0)
-        cached_key.value = jax.lax.dynamic_update_slice(cached_key.value, keys, start)
-        cached_value.value = jax.lax.dynamic_update_slice(cached_value.value, values, start)
-        cache_index.value = index + 1
+        keys, values, index = step
+        max_length = keys.shape[1]
         causal = jnp.arange(max_length) <= index
         step_bias = mask_to_bias(causal)[None, None, None, :]
         if bias is not None:
             row = jax.lax.dynamic_slice_in_dim(bias, index, 1, axis=2)
             step_bias = step_bias + row
-        return self.attend(queries, cached_key.value, cached_value.value, step_bias, enable_dropout)
+        return self.attend(queries, keys, values, step_bias, enable_dropout)

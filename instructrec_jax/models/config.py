@@ -111,8 +111,13 @@ def _leaves(tree: Any) -> list[Any]:
     return jax.tree_util.tree_leaves(tree)
 
 
-def _flan(d_model: int, heads: int, d_ff: int, layers: int) -> T5Config:
+# Large models save only weight-matmul outputs in the backward pass.
+_LARGE_REMAT = "dots_with_no_batch_dims_saveable"
+
+
+def _flan(d_model: int, heads: int, d_ff: int, layers: int, remat_policy: str) -> T5Config:
     return T5Config(
+        remat_policy=remat_policy,
         vocab_size=DEFAULT_VOCAB_SIZE,
         d_model=d_model,
         num_heads=heads,
@@ -133,9 +138,9 @@ PRESETS: dict[str, T5Config] = {
         num_encoder_layers=2,
         num_decoder_layers=2,
     ),
-    "small": _flan(512, 6, 1024, 8),
-    "base": _flan(768, 12, 2048, 12),
-    "large": _flan(1024, 16, 2816, 24),
-    "xl": _flan(2048, 32, 5120, 24),
-    "xxl": _flan(4096, 64, 10240, 24),
+    "small": _flan(512, 6, 1024, 8, "none"),
+    "base": _flan(768, 12, 2048, 12, "none"),
+    "large": _flan(1024, 16, 2816, 24, _LARGE_REMAT),
+    "xl": _flan(2048, 32, 5120, 24, _LARGE_REMAT),
+    "xxl": _flan(4096, 64, 10240, 24, _LARGE_REMAT),
 }

@@ -37,14 +37,17 @@ _REMAT_POLICIES: dict[str, Any] = {
 }
 
 
-def maybe_remat(layer_cls: type[nn.Module], policy_name: str, num_static: int) -> Any:
+def maybe_remat(
+    layer_cls: type[nn.Module], policy_name: str, static_argnums: tuple[int, ...]
+) -> Any:
     """``layer_cls`` wrapped in ``nn.remat`` per the policy (``"none"``: unchanged).
 
-    The last ``num_static`` positional arguments of ``__call__`` are static (Python values).
+    ``static_argnums`` index the positional arguments of ``__call__`` counting ``self`` as 0
+    (flax's convention); they must be Python values (flags, counts).
     """
     if policy_name == "none":
         return layer_cls
-    static = tuple(-index for index in range(1, num_static + 1))
+    static = static_argnums
     return nn.remat(
         layer_cls, policy=_REMAT_POLICIES[policy_name], static_argnums=static, prevent_cse=True
     )
@@ -132,7 +135,7 @@ class Encoder(nn.Module):
 
     def setup(self) -> None:
         config = self.config
-        layer_cls = maybe_remat(EncoderLayer, config.remat_policy, num_static=1)
+        layer_cls = maybe_remat(EncoderLayer, config.remat_policy, static_argnums=(3,))
         self.relpos_bias = RelativePositionBias(config, bidirectional=True)
         self.layers = [layer_cls(config) for _ in range(config.num_encoder_layers)]
         self.encoder_norm = RMSNorm(config)
@@ -160,7 +163,7 @@ class Decoder(nn.Module):
 
     def setup(self) -> None:
         config = self.config
-        layer_cls = maybe_remat(DecoderLayer, config.remat_policy, num_static=3)
+        layer_cls = maybe_remat(DecoderLayer, config.remat_policy, static_argnums=(6, 7, 8))
         self.relpos_bias = RelativePositionBias(config, bidirectional=False)
         self.layers = [layer_cls(config) for _ in range(config.num_decoder_layers)]
         self.decoder_norm = RMSNorm(config)
@@ -210,7 +213,7 @@ class Decoder(nn.Module):
         cache = self.variables.get("cache", {})
         if "layers_0" not in cache:
             return None
-        return int(cache["layers_0"]["self_attention"]["cached_key"].shape[1])
+        return int(cache["layers_0"]["self_attention"]["cache"]["cached_key"].shape[1])
 
     def _self_bias(
         self,

@@ -172,7 +172,7 @@ def init_params(config: T5Config, rng: jax.Array) -> Any:
     """Freshly initialized parameters (plain arrays, no logical-axis boxes)."""
     model = Transformer(config)
     tokens = jnp.ones((1, 1), jnp.int32)
-    return nn.unbox(model.init(rng, tokens, tokens)["params"])
+    return jax.jit(lambda key: nn.unbox(model.init(key, tokens, tokens)["params"]))(rng)
 
 
 def init_decode_cache(
