@@ -22,7 +22,9 @@ from instructrec_jax.training.distributed import DistributedConfig, initialize
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """(flags, gin bindings from ``--gin.NAME=VALUE``)."""
-    parser = argparse.ArgumentParser(prog="python -m instructrec_jax.train", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m instructrec_jax.train", description=__doc__, allow_abbrev=False
+    )
     parser.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
     parser.add_argument(
         "--gin_bindings", action="append", default=[], help="gin binding 'NAME = VALUE'"

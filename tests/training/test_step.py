@@ -1,0 +1,95 @@
+"""The train step: gradient accumulation changes nothing but memory; NaN stops with the step."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from instructrec_jax.models.t5 import Transformer
+from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
+from instructrec_jax.training.monitor import NonFiniteError, check_finite
+from instructrec_jax.training.optimizer import AdafactorConfig, learning_rate_schedule
+from instructrec_jax.training.state import build_layout, init_state
+from instructrec_jax.training.step import jit_train_step, make_train_step
+
+
+def _batch(rows=8, length=6):
+    rng = np.random.default_rng(0)
+    inputs = rng.integers(2, 64, size=(rows, length)).astype(np.int32)
+    targets = rng.integers(2, 64, size=(rows, 4)).astype(np.int32)
+    targets[::3, 2:] = 0  # uneven target counts across rows and microbatches
+    decoder_inputs = np.concatenate([np.zeros((rows, 1), np.int32), targets[:, :-1]], axis=1)
+    return {
+        "encoder_input_tokens": inputs,
+        "decoder_input_tokens": decoder_inputs,
+        "decoder_target_tokens": targets,
+        "decoder_loss_weights": (targets > 0).astype(np.int32),
+    }
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from instructrec_jax.models.config import T5Config
+
+    config = T5Config(
+        vocab_size=64,
+        d_model=32,
+        num_heads=2,
+        head_dim=16,
+        d_ff=64,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dtype="float32",
+    )
+    mesh = make_mesh(mesh_shape=(2, 2), devices=jax.devices()[:4])
+    rules = standard_logical_axis_rules(fsdp=True)
+    layout = build_layout(config, mesh, rules, learning_rate_schedule(1e-2), AdafactorConfig())
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+
+    def step_fn(microbatches):
+        pure = make_train_step(
+            Transformer(config),
+            layout,
+            z_loss=1e-4,
+            num_microbatches=microbatches,
+            dropout=False,
+            seed=0,
+        )
+        return jit_train_step(pure, layout, mesh, rules, sharding)
+
+    return config, layout, step_fn
+
+
+def test_state_is_created_sharded_on_the_mesh(setup):
+    config, layout, _ = setup
+    state = init_state(layout, config, seed=0)
+    embedding = state.params["token_embedder"]["embedding"]
+    # [vocab, embed]: vocab over model, embed over data (FSDP): 4 distinct shards.
+    assert embedding.sharding.spec == jax.sharding.PartitionSpec("model", "data")
+    assert {shard.data.shape for shard in embedding.addressable_shards} == {(32, 16)}
+
+
+def test_microbatches_give_the_same_update(setup):
+    config, layout, step_fn = setup
+    batch = _batch()
+    one, _ = step_fn(1)(init_state(layout, config, seed=0), batch)
+    two, metrics = step_fn(2)(init_state(layout, config, seed=0), batch)
+    assert int(two.step) == 1 and float(metrics["target_tokens"]) == float(
+        batch["decoder_loss_weights"].sum()
+    )
+    for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(two.params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_non_finite_loss_stops_with_the_step_number(setup):
+    config, layout, step_fn = setup
+    state = init_state(layout, config, seed=0)
+    state = state._replace(
+        params=jax.tree.map(lambda p: p * jnp.nan, state.params),
+    )
+    _, metrics = step_fn(1)(state, _batch())
+    assert float(metrics["finite"]) == 0.0
+    with pytest.raises(NonFiniteError, match="at step 7"):
+        check_finite(7, metrics)
