@@ -203,7 +203,7 @@ class HeuristicTeacher:
                 extra += f", especially from {brand}"
         if decades:
             decade = sorted(decades.items(), key=_by_count)[0][0]
-            extra += f", mostly titles from the {decade}s"
+            extra += f", usually from the {decade}s"
         choice = zlib.crc32("|".join(history).encode()) % len(_PREFERENCE_PHRASES)
         return _PREFERENCE_PHRASES[choice].format(cats=cats, extra=extra)
 

@@ -1,6 +1,8 @@
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from instructrec_jax.data.types import Item
 from instructrec_jax.instructions.codes import CodeCombination, Context
@@ -13,7 +15,7 @@ from instructrec_jax.instructions.render import (
     render_rank_records,
 )
 from instructrec_jax.instructions.stats import RenderStats
-from instructrec_jax.instructions.teachers import HeuristicTeacher
+from instructrec_jax.instructions.teachers import Annotation, HeuristicTeacher
 from instructrec_jax.instructions.templates import load_templates
 from instructrec_jax.instructions.tokens import WhitespaceCounter
 
@@ -170,3 +172,39 @@ def test_pointwise_records_follow_candidate_order(catalog, eval_example, annotat
         annotation,
     )
     assert single.targets == "No" and catalog["m25"].title in single.inputs
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    history_length=st.integers(1, 20),
+    title_words=st.lists(st.integers(1, 12), min_size=40, max_size=40),
+    budget=st.integers(20, 400),
+    template_id=st.sampled_from(["A7", "C12", "A11", "D3"]),
+)
+def test_truncation_property(history_length, title_words, budget, template_id):
+    annotation = Annotation("I like drama a lot", "something calm", "Drama")
+    catalog = {
+        f"m{i:02d}": Item(f"m{i:02d}", " ".join(["w"] * words) + f" #{i}", ("Drama",))
+        for i, words in enumerate(title_words)
+    }
+    template = TEMPLATES[template_id]
+    combination = template.combinations[-1]
+    shown = {"t3": ("m30", "m31", "m39"), "t0": ("m39",), "t1": ("m30", "m39")}
+    data = RenderInput(
+        tuple(f"m{i:02d}" for i in range(history_length)),
+        "m39",
+        annotation,
+        shown[combination.task_form.value],
+    )
+    rendered = render(template, combination, catalog, data, WhitespaceCounter(), budget)
+    count = len(rendered.inputs.split())
+    for item_id in data.shown:  # candidates are never cut
+        assert catalog[item_id].title in rendered.inputs
+    assert 1 <= rendered.history_kept <= history_length
+    kept = data.history[-rendered.history_kept :]
+    assert "; ".join(catalog[i].title for i in kept) in rendered.inputs  # newest items kept
+    if rendered.within_budget:
+        assert count <= budget
+    else:
+        assert rendered.history_kept == 1 and count > budget
+    assert rendered.truncated == (rendered.history_kept < history_length)
