@@ -1,0 +1,203 @@
+"""Candidates scored per second: encode-once scoring vs per-pair full forward passes.
+
+Three scorers, same model dimensions (Flan-T5-small by default, random weights, float32),
+same token inputs, same machine, one run:
+
+- ours: ``ScoringEngine`` (encode each instruction once, cross keys/values once, all its
+  candidates decoded in one batched pass; bucketed shapes, host padding included);
+- naive: our model run on every (instruction, candidate) pair (T5X rank classification);
+- hf: HF transformers PyTorch ``T5ForConditionalGeneration`` run on every pair, batched
+  ``--pair_batch`` pairs per forward pass (what peers' evaluation code does).
+
+A per-pair scorer's cost does not depend on N (every pair is a full forward pass), so
+naive and hf are timed on the first ``--pair_budget`` pairs of the same inputs and
+reported as candidates per second. Compilation / warm-up calls are excluded; each timing
+is the best of ``--repeats`` runs (the machine may be shared).
+
+    python bench/score.py                      # flan-t5-small dims, 10 and 100 candidates
+    python bench/score.py --size=base --repeats=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from instructrec_jax.inference import buckets as buckets_lib
+from instructrec_jax.inference import scoring
+from instructrec_jax.inference.engine import ScoringEngine
+from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.t5 import Transformer, init_params
+
+
+def make_inputs(seed, num_instructions, num_candidates, input_length, title_lengths, vocab):
+    """Instructions of exactly ``input_length`` tokens (EOS last), titles of varied length."""
+    rng = np.random.default_rng(seed)
+    instructions = [
+        [*rng.integers(2, vocab, input_length - 1).tolist(), 1] for _ in range(num_instructions)
+    ]
+    low, high = title_lengths
+    candidates = [
+        [
+            [*rng.integers(2, vocab, int(rng.integers(low, high + 1)) - 1).tolist(), 1]
+            for _ in range(num_candidates)
+        ]
+        for _ in range(num_instructions)
+    ]
+    return instructions, candidates
+
+
+def best_time(fn, repeats):
+    fn()  # warm-up (compilation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def pairs_of(instructions, candidates, budget):
+    pairs = [(i, c) for i, row in zip(instructions, candidates) for c in row]
+    return pairs[:budget]
+
+
+def time_ours(module, params, instructions, candidates, repeats, target_bucket):
+    n = len(candidates[0])
+    spec = buckets_lib.ScoringBuckets(
+        input_lengths=(len(instructions[0]),),
+        target_lengths=(target_bucket,),
+        candidate_counts=(n,),
+        batch_size=len(instructions),
+    )
+    engine = ScoringEngine(module, params, spec)
+    seconds = best_time(lambda: engine.score(instructions, candidates), repeats)
+    return len(instructions) * n / seconds
+
+
+def time_naive(module, params, pairs, pair_batch, repeats, target_length):
+    score = jax.jit(lambda p, e, t: scoring.score_candidates_naive(module, p, e, t))
+
+    def run():
+        for start in range(0, len(pairs), pair_batch):
+            chunk = pairs[start : start + pair_batch]
+            encoder = buckets_lib.pad_token_rows([i for i, _ in chunk], len(chunk[0][0]))
+            targets = buckets_lib.pad_token_rows([c for _, c in chunk], target_length)
+            # One candidate per row: [P, 1, T] with the instruction repeated per pair.
+            np.asarray(score(params, jnp.asarray(encoder), jnp.asarray(targets)[:, None]))
+
+    return len(pairs) / best_time(run, repeats)
+
+
+def hf_model(config):
+    import torch
+    import transformers
+
+    hf_config = transformers.T5Config(
+        vocab_size=config.vocab_size,
+        d_model=config.d_model,
+        d_kv=config.head_dim,
+        d_ff=config.d_ff,
+        num_layers=config.num_encoder_layers,
+        num_decoder_layers=config.num_decoder_layers,
+        num_heads=config.num_heads,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.0,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    torch.manual_seed(0)
+    return transformers.T5ForConditionalGeneration(hf_config).eval()
+
+
+def time_hf(model, pairs, pair_batch, repeats, target_length):
+    import torch
+
+    def run():
+        with torch.no_grad():
+            for start in range(0, len(pairs), pair_batch):
+                chunk = pairs[start : start + pair_batch]
+                encoder = torch.from_numpy(
+                    buckets_lib.pad_token_rows([i for i, _ in chunk], len(chunk[0][0])).astype(
+                        np.int64
+                    )
+                )
+                labels = torch.from_numpy(
+                    buckets_lib.pad_token_rows([c for _, c in chunk], target_length).astype(
+                        np.int64
+                    )
+                )
+                decoder_inputs = torch.cat([torch.zeros_like(labels[:, :1]), labels[:, :-1]], dim=1)
+                logits = model(
+                    input_ids=encoder,
+                    attention_mask=(encoder > 0).long(),
+                    decoder_input_ids=decoder_inputs,
+                ).logits
+                log_probs = torch.log_softmax(logits.float(), dim=-1)
+                picked = log_probs.gather(-1, labels[..., None])[..., 0]
+                (picked * (labels > 0)).sum(-1).numpy()
+
+    return len(pairs) / best_time(run, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", default="small", choices=["small", "base"])
+    parser.add_argument("--input_length", type=int, default=512)
+    parser.add_argument("--title_min", type=int, default=8)
+    parser.add_argument("--title_max", type=int, default=16)
+    parser.add_argument("--candidates", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--instructions", type=int, default=2)
+    parser.add_argument("--pair_batch", type=int, default=10)
+    parser.add_argument("--pair_budget", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--skip_naive", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    config = T5Config.preset(args.size, dtype="float32")
+    module = Transformer(config)
+    params = init_params(config, jax.random.PRNGKey(0))
+    model = hf_model(config)
+    print(
+        f"flan-t5-{args.size} dims, random weights, float32; {args.input_length}-token "
+        f"instructions, titles {args.title_min}-{args.title_max} tokens; device "
+        f"{jax.devices()[0].platform}, {os.cpu_count()} CPU cores visible"
+    )
+    for n in args.candidates:
+        instructions, candidates = make_inputs(
+            n,
+            args.instructions,
+            n,
+            args.input_length,
+            (args.title_min, args.title_max),
+            config.vocab_size,
+        )
+        pairs = pairs_of(instructions, candidates, args.pair_budget)
+        ours = time_ours(module, params, instructions, candidates, args.repeats, args.title_max)
+        hf = time_hf(model, pairs, args.pair_batch, args.repeats, args.title_max)
+        line = (
+            f"N={n:4d}: ours {ours:8.1f} cand/s | hf per-pair {hf:7.1f} cand/s | "
+            f"ours/hf {ours / hf:6.1f}x"
+        )
+        if not args.skip_naive:
+            naive = time_naive(module, params, pairs, args.pair_batch, args.repeats, args.title_max)
+            line += f" | naive {naive:7.1f} cand/s | ours/naive {ours / naive:6.1f}x"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

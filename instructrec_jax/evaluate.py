@@ -1,0 +1,170 @@
+"""Evaluate a checkpoint offline, the way T5X users run eval jobs.
+
+    python -m instructrec_jax.evaluate --gin_file=gin/runs/eval.gin \\
+        --gin_file=gin/models/flan_t5_small.gin \\
+        --gin.CHECKPOINT_PATH="'/tmp/run/checkpoint_1000'" --gin.DATASET="'ml-100k'" \\
+        --gin.VOCABULARY="'/path/sentencepiece.model'" --gin.EVAL_OUTPUT_DIR="'/tmp/eval'"
+
+The model config comes from a gin model file, or from an HF ``config.json``
+(``--gin.evaluate.hf_config="'/path/config.json'"``, or the checkpoint folder's own).
+Writes ``metrics.json``, ``results.md``, ``chart.png`` and resumable ``shards/`` to
+``EVAL_OUTPUT_DIR``. A thin wrapper around :func:`evaluate`, itself a wrapper around
+:func:`instructrec_jax.evaluation.runner.run_evaluation`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import gin
+from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
+from instructrec_jax.inference.buckets import ScoringBuckets
+
+REQUIRED_MACROS = ("CHECKPOINT_PATH", "DATASET", "VOCABULARY", "EVAL_OUTPUT_DIR")
+REPO_GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
+
+gin.external_configurable(EvaluationConfig, name="EvaluationConfig")
+gin.external_configurable(ScoringBuckets, name="ScoringBuckets")
+
+
+@gin.configurable("evaluate", denylist=["model_config"])
+def evaluate(
+    checkpoint_path: str = gin.REQUIRED,
+    dataset: str = gin.REQUIRED,
+    vocabulary: str = gin.REQUIRED,
+    output_dir: str = gin.REQUIRED,
+    model_config: object | None = None,
+    hf_config: str | None = None,
+    dtype: str | None = "float32",
+    baselines: Sequence[str] = ("random", "popularity", "sasrec"),
+    hard_negative_retriever: str | None = "sasrec",
+    evaluation: EvaluationConfig | None = None,
+    buckets: ScoringBuckets | None = None,
+    num_partitions: int | None = None,
+    length_normalize: bool = False,
+    max_input_tokens: int = 512,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Load everything, evaluate InstructRec and the baselines, write the reports.
+
+    Args:
+      checkpoint_path: HF folder, T5X legacy or Orbax ``checkpoint_<step>`` directory.
+      dataset: processed-dataset directory or dataset name (``ml-100k``).
+      vocabulary: SentencePiece model of the checkpoint.
+      output_dir: where reports and resumable shards go.
+      model_config: a ``T5Config`` (the gin-bound one, set by ``main``).
+      hf_config: HF ``config.json`` to take the model config from instead.
+      dtype: activation dtype override (``float32`` scores exactly on CPU).
+      baselines: registry names of the baselines to rank beside InstructRec.
+      hard_negative_retriever: name of the baseline proposing hard negatives (must
+        implement ``top_items``; it is built if not among ``baselines``).
+      evaluation: scenarios, protocols, caps, seed.
+      buckets: scoring shape buckets and batch size.
+      num_partitions: model-axis size of the mesh on several devices.
+      length_normalize: rank by mean instead of summed token log-likelihood.
+      max_input_tokens: instruction budget in tokens (EOS included).
+      progress: show a progress bar.
+    """
+    from instructrec_jax.evaluation import job
+    from instructrec_jax.evaluation.instructrec_scorer import RenderSettings
+    from instructrec_jax.tasks.vocab import SentencePieceCounter, get_vocabulary
+
+    evaluation = evaluation or EvaluationConfig()
+    data = job.load_dataset(dataset)
+    config = job.resolve_model_config(checkpoint_path, hf_config, model_config, dtype)
+    params = job.load_model_params(checkpoint_path, config)
+    engine = job.make_engine(config, params, buckets, num_partitions, length_normalize)
+    vocab = get_vocabulary(vocabulary)
+    settings = RenderSettings(
+        seed=evaluation.seed,
+        max_input_tokens=max_input_tokens,
+        counter=SentencePieceCounter(vocab),
+    )
+    instructrec = job.make_instructrec_scorer(engine, vocab, data.catalog, settings=settings)
+    baseline_scorers = job.make_baselines(baselines, data, evaluation.seed, output_dir)
+    retriever = None
+    if "hard" in evaluation.protocols:
+        if hard_negative_retriever is None:
+            raise ValueError("protocol 'hard' needs evaluate.hard_negative_retriever")
+        by_name = {scorer.name: scorer for scorer in baseline_scorers}
+        retriever = (
+            by_name.get(hard_negative_retriever)
+            or job.make_baselines([hard_negative_retriever], data, evaluation.seed, output_dir)[0]
+        )
+    return run_evaluation(
+        data, output_dir, instructrec, baseline_scorers, evaluation, retriever, progress
+    )
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(flags, gin bindings from ``--gin.NAME=VALUE`` and ``--gin_bindings``)."""
+    parser = argparse.ArgumentParser(prog="python -m instructrec_jax.evaluate", description=__doc__)
+    parser.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
+    parser.add_argument("--gin_bindings", action="append", default=[], help="'NAME = VALUE'")
+    parser.add_argument("--gin_search_paths", default="", help="comma-separated gin folders")
+    known, rest = parser.parse_known_args(list(argv))
+    bindings = list(known.gin_bindings)
+    for argument in rest:
+        if not argument.startswith("--gin.") or "=" not in argument:
+            parser.error(f"unrecognized argument {argument!r}")
+        name, value = argument[len("--gin.") :].split("=", 1)
+        bindings.append(f"{name} = {value}")
+    return known, bindings
+
+
+def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[str]) -> None:
+    """Parse files then bindings; every required macro must end up with a value."""
+    import instructrec_jax.models.gin_configurables  # noqa: F401  (registers T5Config)
+
+    gin.clear_config()
+    folders = [*search_paths, os.getcwd(), str(REPO_GIN_DIR)]
+    for folder in folders:
+        gin.add_config_file_search_path(folder)
+    resolved = []
+    for path in files:
+        found = [p for p in [path, *(os.path.join(f, path) for f in folders)] if os.path.isfile(p)]
+        if not found:
+            raise ValueError(f"gin file {path!r} not found (searched {', '.join(folders)})")
+        resolved.append(found[0])
+    gin.parse_config_files_and_bindings(resolved, list(bindings), finalize_config=False)
+    for name in REQUIRED_MACROS:
+        try:
+            value = gin.query_parameter(f"%{name}")
+        except ValueError:
+            value = None
+        if value is None or value is gin.REQUIRED:
+            raise ValueError(f"gin macro {name} is not set (e.g. --gin.{name}=\"'...'\")")
+
+
+def gin_model_config() -> object | None:
+    """The gin-bound ``T5Config`` if a model gin file was given, else None."""
+    from instructrec_jax.models.gin_configurables import configured_t5_config
+
+    try:
+        gin.query_parameter("T5Config.d_model")
+    except ValueError:
+        return None
+    return configured_t5_config()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags and gin, run :func:`evaluate`; returns the exit code."""
+    flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        parse_gin(flags.gin_file, bindings, [p for p in flags.gin_search_paths.split(",") if p])
+        model_config = gin_model_config()
+    except (ValueError, SyntaxError, OSError) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    result = evaluate(model_config=model_config)
+    print(f"wrote {result.metrics_path}, {result.table_path}, {result.chart_path}")
+    print(result.table_path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Plain-Python builders for an evaluation job: dataset, model, InstructRec ranker, baselines.
+
+``evaluate.py`` (gin, command line) and the demo both go through these, then call
+:func:`instructrec_jax.evaluation.runner.run_evaluation`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from instructrec_jax.data.processed import ProcessedDataset
+from instructrec_jax.data.types import Item
+from instructrec_jax.evaluation.instructrec_scorer import (
+    InstructRecScorer,
+    RenderSettings,
+    TextTokenizer,
+    rank_templates,
+)
+from instructrec_jax.evaluation.scorer import CandidateScorer
+from instructrec_jax.inference.buckets import ScoringBuckets
+from instructrec_jax.inference.engine import ScoringEngine
+from instructrec_jax.instructions.teachers import HeuristicTeacher, Teacher
+from instructrec_jax.instructions.templates import Template, load_templates
+from instructrec_jax.models.config import T5Config
+
+
+def load_dataset(name_or_dir: str | Path) -> ProcessedDataset:
+    """A processed dataset from its directory, or prepared (and cached) by name."""
+    from instructrec_jax.data import load_processed, prepare_dataset
+
+    if Path(name_or_dir).is_dir():
+        return load_processed(name_or_dir)
+    return prepare_dataset(str(name_or_dir))
+
+
+def resolve_model_config(
+    checkpoint_path: str | Path,
+    hf_config: str | Path | None = None,
+    gin_config: T5Config | None = None,
+    dtype: str | None = None,
+) -> T5Config:
+    """The model config: an HF ``config.json`` if given, else the gin-bound one, else the
+    checkpoint folder's own ``config.json``. ``dtype`` overrides the activation dtype."""
+    from instructrec_jax.checkpoints.hf import config_from_hf
+
+    if hf_config is not None:
+        config = config_from_hf(hf_config)
+    elif gin_config is not None:
+        config = gin_config
+    elif (Path(checkpoint_path) / "config.json").is_file():
+        config = config_from_hf(Path(checkpoint_path) / "config.json")
+    else:
+        raise ValueError(
+            f"no model config for {checkpoint_path}: pass an HF config.json or a gin model "
+            "file (gin/models/flan_t5_*.gin)"
+        )
+    return config.replace(dtype=dtype) if dtype else config
+
+
+def load_model_params(checkpoint_path: str | Path, config: T5Config) -> Any:
+    """Parameters of any checkpoint format ``checkpoints.load_params`` reads."""
+    from instructrec_jax.checkpoints import load_params
+
+    return load_params(str(checkpoint_path), config)
+
+
+def make_engine(
+    config: T5Config,
+    params: Any,
+    buckets: ScoringBuckets | None = None,
+    num_partitions: int | None = None,
+    length_normalize: bool = False,
+) -> ScoringEngine:
+    """A scoring engine; with several devices, a ('data', 'model') mesh and sharded params.
+
+    The batch size is rounded up to a multiple of the data-axis size.
+    """
+    import jax
+
+    from instructrec_jax.models.t5 import Transformer, abstract_params
+
+    buckets = buckets or ScoringBuckets()
+    module = Transformer(config)
+    if len(jax.devices()) == 1:
+        return ScoringEngine(module, params, buckets, length_normalize=length_normalize)
+    from instructrec_jax.partitioning import Partitioner, make_mesh
+
+    mesh = make_mesh(num_partitions)
+    data = mesh.shape["data"]
+    batch = -(-buckets.batch_size // data) * data
+    buckets = dataclasses.replace(buckets, batch_size=batch)
+    shardings = Partitioner(mesh).param_shardings(abstract_params(config))
+    return ScoringEngine(module, params, buckets, mesh, shardings, length_normalize)
+
+
+def make_instructrec_scorer(
+    engine: ScoringEngine,
+    tokenizer: TextTokenizer,
+    catalog: Mapping[str, Item],
+    instruction_type: str = "p1_i0_t3",
+    template_id: str | None = None,
+    teacher: Teacher | None = None,
+    templates: Mapping[str, Template] | None = None,
+    settings: RenderSettings | None = None,
+    name: str = "InstructRec",
+) -> InstructRecScorer:
+    """InstructRec bound to ``template_id`` (default: the first template of the type)."""
+    templates = load_templates() if templates is None else templates
+    if template_id is None:
+        choices = rank_templates(templates, instruction_type)
+        if not choices:
+            raise ValueError(f"no plain T3 template renders {instruction_type!r}")
+        template_id = choices[0]
+    return InstructRecScorer(
+        engine,
+        tokenizer,
+        catalog,
+        teacher or HeuristicTeacher(),
+        templates,
+        instruction_type,
+        template_id,
+        settings,
+        name,
+    )
+
+
+def make_baselines(
+    names: Sequence[str], dataset: ProcessedDataset, seed: int, model_dir: str | Path | None
+) -> list[CandidateScorer]:
+    """Baselines by registry name; SASRec is trained (or reloaded from ``model_dir``)."""
+    from instructrec_jax.evaluation.baselines import make_baseline
+
+    scorers = []
+    for name in names:
+        kwargs: dict[str, Any] = {}
+        if name == "sasrec" and model_dir is not None:
+            kwargs["model_dir"] = str(Path(model_dir) / "sasrec")
+        scorers.append(make_baseline(name, dataset, seed, **kwargs))
+    return scorers
