@@ -186,6 +186,7 @@ def _add_hf_tensor(
     expected = assembler.shapes[name.t5x_path]
     hf_shape = expected[::-1] if name.transpose else expected
     if tuple(array.shape) != hf_shape:
+        assembler.seen.add(name.t5x_path)
         assembler.problems.append(
             f"wrong shape for {key} (-> {name.t5x_path}): got {tuple(array.shape)}, "
             f"expected {hf_shape}"

@@ -55,10 +55,12 @@ class ParamAssembler:
         self.shapes = expected_shapes(config)
         self.arrays: dict[str, np.ndarray] = {}
         self.problems: list[str] = []
+        self.seen: set[str] = set()
 
     def add(self, path: str, array: np.ndarray, origin: str | None = None) -> None:
         """Record one tensor; ``origin`` is its name in the checkpoint (for messages)."""
         label = f"{origin} (-> {path})" if origin and origin != path else path
+        self.seen.add(path)
         if path not in self.shapes:
             self.problems.append(f"unexpected tensor {label} with shape {tuple(array.shape)}")
             return
@@ -81,7 +83,7 @@ class ParamAssembler:
         """
         problems = list(self.problems)
         for path, shape in self.shapes.items():
-            if path not in self.arrays:
+            if path not in self.seen:
                 name = (source_names or {}).get(path)
                 label = f"{name} (-> {path})" if name else path
                 problems.append(f"missing tensor {label}, expected shape {shape}")

@@ -1,0 +1,54 @@
+"""Minimal file access for checkpoints: local paths directly, URLs through ``tf.io.gfile``.
+
+Only checkpoint *metadata* (directory listings, the legacy msgpack file) goes through
+here; array data is read by tensorstore or Orbax, which handle ``gs://`` themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def is_url(path: str) -> bool:
+    """True for ``scheme://...`` paths (gs://, s3://, ...)."""
+    return "://" in path
+
+
+def _gfile() -> Any:
+    from instructrec_jax.tf_setup import import_tensorflow
+
+    return import_tensorflow().io.gfile
+
+
+def join(path: str, *parts: str) -> str:
+    """Join path components (URLs keep their scheme)."""
+    if is_url(path):
+        return "/".join([path.rstrip("/"), *parts])
+    return os.path.join(path, *parts)
+
+
+def exists(path: str) -> bool:
+    """Whether a file or directory exists."""
+    return _gfile().exists(path) if is_url(path) else os.path.exists(path)
+
+
+def isdir(path: str) -> bool:
+    """Whether ``path`` is a directory."""
+    return _gfile().isdir(path) if is_url(path) else os.path.isdir(path)
+
+
+def listdir(path: str) -> list[str]:
+    """Entry names of a directory (no trailing slashes), sorted."""
+    if is_url(path):
+        return sorted(name.rstrip("/") for name in _gfile().listdir(path))
+    return sorted(os.listdir(path))
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole content of a file."""
+    if is_url(path):
+        with _gfile().GFile(path, "rb") as handle:
+            return handle.read()
+    with open(path, "rb") as handle:
+        return handle.read()

@@ -1,0 +1,109 @@
+"""``load_params``: one entry point for every checkpoint format this project reads.
+
+Formats, detected from the files present:
+
+* ``hf``          an HF folder with ``config.json`` and safetensors
+* ``t5x_legacy``  a T5X ``checkpoint_<step>`` with the msgpack ``checkpoint`` file
+* ``t5x_orbax``   a T5X ``checkpoint_<step>/state`` Orbax tree with ``target``
+* ``trainer``     this project's ``checkpoint_<step>/state`` Orbax tree with ``params``
+
+A directory holding ``checkpoint_<step>`` subdirectories (a MODEL_DIR or a T5X model
+folder) resolves to its highest complete step.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+
+from instructrec_jax.checkpoints import files
+from instructrec_jax.checkpoints.hf import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, load_hf_params
+from instructrec_jax.checkpoints.t5x import (
+    LEGACY_FILE,
+    ORBAX_ITEM,
+    T5X_PARAMS_KEY,
+    load_orbax_params,
+    load_t5x_legacy_params,
+    orbax_tree_metadata,
+)
+from instructrec_jax.checkpoints.tree import Params
+from instructrec_jax.models.config import T5Config
+
+TRAINER_PARAMS_KEY = "params"
+_STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
+
+
+class CheckpointFormat(enum.Enum):
+    """The checkpoint layouts :func:`load_params` reads."""
+
+    HF = "hf"
+    T5X_LEGACY = "t5x_legacy"
+    T5X_ORBAX = "t5x_orbax"
+    TRAINER = "trainer"
+
+
+def latest_step_dir(model_dir: str) -> str | None:
+    """``model_dir/checkpoint_<step>`` of the highest step (Orbax temporaries ignored)."""
+    if not files.isdir(model_dir):
+        return None
+    steps = [
+        int(match.group(1))
+        for name in files.listdir(model_dir)
+        if (match := _STEP_DIR.match(name)) and files.isdir(files.join(model_dir, name))
+    ]
+    return files.join(model_dir, f"checkpoint_{max(steps)}") if steps else None
+
+
+def resolve_checkpoint(path: str) -> tuple[CheckpointFormat, str]:
+    """(format, the directory to read) for a checkpoint path; raises naming what was found."""
+    path = str(path).rstrip("/") or "/"
+    if not files.exists(path):
+        raise FileNotFoundError(f"checkpoint path {path} does not exist")
+    if not files.isdir(path):
+        raise ValueError(f"checkpoint path {path} is a file; give its directory")
+    names = set(files.listdir(path))
+    has_safetensors = SINGLE_FILE in names or INDEX_FILE in names
+    if CONFIG_FILE in names and has_safetensors:
+        return CheckpointFormat.HF, path
+    if LEGACY_FILE in names and not files.isdir(files.join(path, LEGACY_FILE)):
+        return CheckpointFormat.T5X_LEGACY, path
+    if ORBAX_ITEM in names:
+        tree = orbax_tree_metadata(files.join(path, ORBAX_ITEM))
+        if T5X_PARAMS_KEY in tree:
+            return CheckpointFormat.T5X_ORBAX, files.join(path, ORBAX_ITEM)
+        if TRAINER_PARAMS_KEY in tree:
+            return CheckpointFormat.TRAINER, files.join(path, ORBAX_ITEM)
+        raise ValueError(
+            f"{path}/{ORBAX_ITEM}: Orbax tree has neither {T5X_PARAMS_KEY!r} nor "
+            f"{TRAINER_PARAMS_KEY!r} (top-level keys {sorted(tree)})"
+        )
+    latest = latest_step_dir(path)
+    if latest is not None:
+        return resolve_checkpoint(latest)
+    raise ValueError(
+        f"{path} is not a checkpoint: expected an HF folder ({CONFIG_FILE} + safetensors), a "
+        f"T5X checkpoint_<step> ('{LEGACY_FILE}' file or '{ORBAX_ITEM}/'), or a directory of "
+        f"checkpoint_<step> folders; found {sorted(names)[:20]}"
+    )
+
+
+def load_params(path: str | Path, config: T5Config | None = None) -> Params:
+    """Parameters (nested dict of host numpy arrays in ``config.param_dtype``, T5X names).
+
+    ``config`` is required except for HF folders, whose ``config.json`` is used when it
+    is None. Optimizer state is never loaded. Mismatches raise
+    :class:`~instructrec_jax.checkpoints.tree.CheckpointMismatchError` listing every key.
+    """
+    checkpoint_format, directory = resolve_checkpoint(str(path))
+    if checkpoint_format is CheckpointFormat.HF:
+        return load_hf_params(directory, config)
+    if config is None:
+        raise ValueError(
+            f"{path} is a {checkpoint_format.value} checkpoint, which carries no model config: "
+            "pass one (e.g. --gin_file=gin/models/flan_t5_small.gin)"
+        )
+    if checkpoint_format is CheckpointFormat.T5X_LEGACY:
+        return load_t5x_legacy_params(directory, config)
+    key = T5X_PARAMS_KEY if checkpoint_format is CheckpointFormat.T5X_ORBAX else TRAINER_PARAMS_KEY
+    return load_orbax_params(directory, config, key)
