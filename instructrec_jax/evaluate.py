@@ -121,7 +121,7 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
     import instructrec_jax.models.gin_configurables  # noqa: F401  (registers T5Config)
 
     gin.clear_config()
-    folders = [*search_paths, os.getcwd(), str(REPO_GIN_DIR)]
+    folders = [*search_paths, os.getcwd(), str(REPO_GIN_DIR), str(REPO_GIN_DIR.parent)]
     for folder in folders:
         gin.add_config_file_search_path(folder)
     resolved = []
