@@ -18,8 +18,9 @@ import os
 from collections.abc import Iterator
 
 from instructrec_jax.tasks import manifest as manifest_lib
+from instructrec_jax.tasks import naming
 from instructrec_jax.tasks import vocab as vocab_lib
-from instructrec_jax.tasks.mixtures import RateChoice
+from instructrec_jax.tasks.mixtures import RateChoice, check_rate_kind
 
 INSTRUCTIONS_DIR_ENV = "INSTRUCTREC_INSTRUCTIONS_DIR"
 VOCAB_ENV = "INSTRUCTREC_VOCAB"
@@ -51,8 +52,6 @@ def resolve_vocabulary_path(instructions_dir: str, vocab: str | None = None) -> 
 
 def resolve_rate(rate: str | None = None) -> str:
     """Explicit argument, else ``$INSTRUCTREC_MIXTURE_RATE``, else ``examples``."""
-    from instructrec_jax.tasks.mixtures import check_rate_kind
-
     return check_rate_kind(rate or os.environ.get(RATE_ENV) or "examples")
 
 
@@ -68,10 +67,10 @@ def corpus_sentences(
     The instruction texts carry the titles, categories, template wording and teacher text.
     Above ``max_sentences`` distinct texts an evenly spaced subset is kept (deterministic).
     """
+    from instructrec_jax.instructions.records import from_tf_example_bytes
     from instructrec_jax.tf_setup import import_tensorflow
 
     tf = import_tensorflow()
-    from instructrec_jax.instructions.records import from_tf_example_bytes
 
     def texts() -> Iterator[str]:
         for split in manifest_lib.MANIFEST_SPLITS:
@@ -112,7 +111,7 @@ def install_dataset_vocabulary(
             os.path.dirname(os.path.dirname(manifest_lib.default_instructions_dir(dataset))),
             "vocab",
         )
-    key = f"{naming_key(dataset)}-{manifest.dataset_fingerprint or 'nofingerprint'}"
+    key = f"{naming.dataset_short_name(dataset)}-{manifest.dataset_fingerprint or 'nofingerprint'}"
     cached = vocab_lib.vocabulary_for_dataset(
         _LazyCorpus(manifest), cache_dir, key, vocab_size, seed=seed
     )
@@ -120,13 +119,6 @@ def install_dataset_vocabulary(
     tf.io.gfile.makedirs(os.path.dirname(target))
     tf.io.gfile.copy(cached, target, overwrite=True)
     return target
-
-
-def naming_key(dataset: str) -> str:
-    """Dataset short name used in cache keys (``ml-100k`` -> ``ml100k``)."""
-    from instructrec_jax.tasks.naming import dataset_short_name
-
-    return dataset_short_name(dataset)
 
 
 class _LazyCorpus:

@@ -13,14 +13,16 @@ Then the mixtures of ``mixtures.plan_mixtures`` over the tasks with training rec
 
 Registration is idempotent: everything under the dataset's name prefix is removed first,
 so importing a definition module twice, or re-registering with another directory or
-vocabulary, replaces the old entries.
+vocabulary, replaces the old entries. All checks (vocabulary, manifest, files, ladder) run
+before that removal, so a failed registration leaves the registry untouched.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import seqio
 
@@ -73,28 +75,41 @@ def _split_files(
     return files, counts
 
 
-def _token_preprocessors() -> list:
+def _token_preprocessors() -> list[Callable[..., Any]]:
     return [seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim]
 
 
-def _register_key(
-    dataset: str,
-    manifest: manifest_lib.InstructionsManifest,
-    key: str,
-    features: dict[str, seqio.Feature],
-    shuffle_buffer_size: int,
-) -> tuple[list[str], mixtures.TrainingTask | None]:
-    """Register the task (and rank task) of one manifest key; return names + training task."""
-    entries = [
+def _key_entries(
+    manifest: manifest_lib.InstructionsManifest, key: str
+) -> list[manifest_lib.ManifestEntry]:
+    """The non-empty entries of one ``family/type`` key, in split order."""
+    return [
         entry
         for split in manifest_lib.MANIFEST_SPLITS
         if (entry := manifest.entry(split, key)) is not None and entry.num_records > 0
     ]
-    if not entries:
-        log.warning("%s: no records in any split, no task registered", key)
-        return [], None
+
+
+def _training_task(
+    dataset: str, entries: Sequence[manifest_lib.ManifestEntry]
+) -> mixtures.TrainingTask | None:
+    """The key's task as a mixture member, if it has training records."""
     for entry in entries:
-        _check_files_exist(entry)
+        if entry.split == "train":
+            name = naming.task_name(dataset, entry.family, entry.instruction_type)
+            return mixtures.TrainingTask(
+                name, entry.family, entry.instruction_type, entry.num_records
+            )
+    return None
+
+
+def _register_key(
+    dataset: str,
+    entries: Sequence[manifest_lib.ManifestEntry],
+    features: dict[str, seqio.Feature],
+    shuffle_buffer_size: int,
+) -> list[str]:
+    """Register the task (and rank task) of one key's non-empty entries; return the names."""
     family, instruction_type = entries[0].family, entries[0].instruction_type
     name = naming.task_name(dataset, family, instruction_type)
     files, counts = _split_files(entries)
@@ -120,10 +135,7 @@ def _register_key(
             shuffle_buffer_size=shuffle_buffer_size,
         )
         names.append(rank_name)
-    train = manifest.entry("train", key)
-    if train is None or train.num_records == 0:
-        return names, None
-    return names, mixtures.TrainingTask(name, family, instruction_type, train.num_records)
+    return names
 
 
 def register_dataset_tasks(
@@ -153,22 +165,36 @@ def register_dataset_tasks(
     Raises:
       ManifestError: the directory or manifest is missing (the message says how to
         generate it) or breaks the contract, or a listed file does not exist.
+      VocabularyError: the vocabulary file is missing or not a SentencePiece model.
+      ValueError: an unknown rate or a ladder_order that names no or held-out tasks.
     """
     if not callable(rate):
         mixtures.check_rate_kind(rate)
     if not isinstance(vocabulary, seqio.Vocabulary):
         vocabulary = get_vocabulary(vocabulary)
     manifest = manifest_lib.load_manifest(instructions_dir, dataset)
+    # Check everything before touching the registry: a failed call leaves it as it was.
+    entries_by_key: dict[str, list[manifest_lib.ManifestEntry]] = {}
+    for key in manifest.task_keys():
+        entries = _key_entries(manifest, key)
+        if not entries:
+            log.warning("%s: no records in any split, no task registered", key)
+            continue
+        for entry in entries:
+            _check_files_exist(entry)
+        entries_by_key[key] = entries
+    training_tasks = [
+        task
+        for entries in entries_by_key.values()
+        if (task := _training_task(dataset, entries)) is not None
+    ]
+    plans = mixtures.plan_mixtures(dataset, training_tasks, held_out_types, ladder_order)
+
     reset_registry(naming.dataset_prefix(dataset))
     features = output_features(vocabulary)
     registered: list[str] = []
-    training_tasks: list[mixtures.TrainingTask] = []
-    for key in manifest.task_keys():
-        names, training_task = _register_key(dataset, manifest, key, features, shuffle_buffer_size)
-        registered.extend(names)
-        if training_task is not None:
-            training_tasks.append(training_task)
-    plans = mixtures.plan_mixtures(dataset, training_tasks, held_out_types, ladder_order)
+    for entries in entries_by_key.values():
+        registered.extend(_register_key(dataset, entries, features, shuffle_buffer_size))
     for mixture_name, members in plans.items():
         seqio.MixtureRegistry.add(
             mixture_name,

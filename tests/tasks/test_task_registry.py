@@ -214,7 +214,9 @@ def test_missing_vocabulary_fails_at_registration(instructions_dir, tmp_path):
         registry.register_dataset_tasks(SHARED_DATASET + "-x", instructions_dir, missing)
 
 
-def test_missing_directory_and_files_fail_clearly(vocab_path, instructions_dir, tmp_path):
+def test_missing_directory_and_files_fail_clearly(
+    registered, vocab_path, instructions_dir, tmp_path
+):
     with pytest.raises(ManifestError, match=r"instructions\.generate --dataset=ml-100k"):
         registry.register_dataset_tasks("ml-100k", tmp_path / "none", vocab_path)
     import shutil
@@ -224,6 +226,9 @@ def test_missing_directory_and_files_fail_clearly(vocab_path, instructions_dir, 
     (broken / "train/recommendation/p1_i0_t3/part-00001-of-00002.tfrecord").unlink()
     with pytest.raises(ManifestError, match=r"part-00001-of-00002\.tfrecord.*does not exist"):
         registry.register_dataset_tasks(SHARED_DATASET, broken, vocab_path)
+    # A failed registration leaves the earlier one in place.
+    assert f"{PREFIX}seqrec_p1_i0_t3_rank" in seqio.TaskRegistry.names()
+    assert f"{PREFIX}all" in seqio.MixtureRegistry.names()
 
 
 def test_bad_rate_is_rejected(instructions_dir, vocab_path):
