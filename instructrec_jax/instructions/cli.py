@@ -154,15 +154,9 @@ def generate_main(argv: Sequence[str] | None = None) -> int:
     out_dir = Path(args.out) if args.out else default_output_dir(args.dataset)
     counter = None
     if args.sentencepiece:
-        import seqio
+        from instructrec_jax.instructions.tokens import SentencePieceFileCounter
 
-        from instructrec_jax.instructions.tokens import NamedCounter
-        from instructrec_jax.tasks.vocab import SentencePieceCounter
-
-        counter = NamedCounter(
-            f"sentencepiece:{args.sentencepiece}",
-            SentencePieceCounter(seqio.SentencePieceVocabulary(args.sentencepiece)),
-        )
+        counter = SentencePieceFileCounter(args.sentencepiece)
     teacher = None
     if args.teacher == "chat":
         from instructrec_jax.instructions.chat_teacher import ChatTeacher, ChatTeacherConfig

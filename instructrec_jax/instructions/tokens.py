@@ -41,3 +41,28 @@ class NamedCounter:
     def count(self, text: str) -> int:
         """Delegates to the wrapped counter."""
         return int(self._counter.count(text))  # type: ignore[attr-defined]
+
+
+class SentencePieceFileCounter:
+    """Counts SentencePiece ids of a text (no EOS) with a model file, without TensorFlow.
+
+    Same count as ``instructrec_jax.tasks.vocab.SentencePieceCounter`` for the same model.
+    Pickles as its path (the processor is reloaded), so worker processes can use it.
+    """
+
+    def __init__(self, model_path: str) -> None:
+        import sentencepiece
+
+        self.model_path = str(model_path)
+        self.name = f"sentencepiece:{self.model_path}"
+        self._processor = sentencepiece.SentencePieceProcessor(model_file=self.model_path)
+
+    def count(self, text: str) -> int:
+        """Number of SentencePiece ids of ``text``."""
+        return len(self._processor.encode(text))
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"model_path": self.model_path}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["model_path"])  # type: ignore[misc]
