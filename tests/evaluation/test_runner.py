@@ -14,7 +14,7 @@ from tests.evaluation.helpers import GlobalScorer, ScriptedTemplatedRanker, smal
 def _config(**changes):
     base = dict(
         scenarios=("sequential", "product_search"),
-        protocols=("random", "grouped100"),
+        protocols=("random", "full100", "grouped100"),
         max_test_examples=20,
         max_valid_examples=12,
         shard_size=8,
@@ -47,7 +47,8 @@ def test_run_evaluation_chooses_templates_on_validation_and_writes_reports(tmp_p
     assert payload["settings"]["dataset_fingerprint"] == dataset.fingerprint
     assert len(payload["results"]) == len(result.rows)
     table = result.table_path.read_text()
-    assert "## Protocol `random`" in table and "## Protocol `grouped100`" in table
+    for protocol in ("random", "full100", "grouped100"):
+        assert f"## Protocol `{protocol}`" in table
     assert "| sequential | p1_i0_t3 | scripted (T2) | **1.0000** |" in table
     assert result.chart_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
