@@ -1,0 +1,174 @@
+"""Train-step throughput: our jitted JAX step vs HF transformers' PyTorch T5, on CPU.
+
+    python bench/train_step.py [--preset=tiny] [--batch=16] [--inputs=128] [--targets=32]
+                               [--steps=10] [--repeats=3]
+
+Same architecture (T5 v1.1 / Flan-T5 gated-GELU, untied head), same batch and lengths,
+float32, no dropout; both optimizers are Adafactor with factored second moments, update
+clipping 1.0, parameter scaling, constant learning rate (ours: optax-based factored
+Adafactor; HF: ``transformers.optimization.Adafactor``). Timings alternate between the two
+implementations (``--repeats`` rounds of ``--steps`` steps each, best round reported), so a
+busy machine slows both alike. MFU = model FLOPs of the step (``training/flops.py``) per
+second / measured FLOP/s of a large f32 matmul in this same process (JAX, one device).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax
+import numpy as np
+import torch
+
+from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.t5 import Transformer
+from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
+from instructrec_jax.training.flops import measure_matmul_peak, train_step_flops
+from instructrec_jax.training.optimizer import (
+    AdafactorConfig,
+    learning_rate_schedule,
+)
+from instructrec_jax.training.state import build_layout, init_state
+from instructrec_jax.training.step import jit_train_step, make_train_step
+
+
+def make_batch(config: T5Config, batch: int, inputs: int, targets: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    encoder = rng.integers(2, config.vocab_size, size=(batch, inputs)).astype(np.int32)
+    target = rng.integers(2, config.vocab_size, size=(batch, targets)).astype(np.int32)
+    decoder_inputs = np.concatenate([np.zeros((batch, 1), np.int32), target[:, :-1]], axis=1)
+    return {
+        "encoder_input_tokens": encoder,
+        "decoder_input_tokens": decoder_inputs,
+        "decoder_target_tokens": target,
+        "decoder_loss_weights": np.ones_like(target),
+    }
+
+
+class JaxStep:
+    """Our sharded train step on a one-device mesh."""
+
+    def __init__(self, config: T5Config, batch: dict[str, np.ndarray]) -> None:
+        mesh = make_mesh(devices=jax.devices()[:1])
+        rules = standard_logical_axis_rules()
+        layout = build_layout(config, mesh, rules, learning_rate_schedule(1e-3), AdafactorConfig())
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+        pure = make_train_step(
+            Transformer(config), layout, z_loss=1e-4, num_microbatches=1, dropout=False, seed=0
+        )
+        self._step = jit_train_step(pure, layout, mesh, rules, sharding)
+        self._state = init_state(layout, config, seed=0)
+        self._batch = jax.device_put(batch, sharding)
+
+    def run(self, steps: int) -> float:
+        """Seconds for ``steps`` steps (blocking at the end)."""
+        start = time.perf_counter()
+        for _ in range(steps):
+            self._state, metrics = self._step(self._state, self._batch)
+        jax.block_until_ready(metrics["loss"])
+        return time.perf_counter() - start
+
+
+class TorchStep:
+    """HF transformers' T5ForConditionalGeneration with transformers' Adafactor."""
+
+    def __init__(self, config: T5Config, batch: dict[str, np.ndarray]) -> None:
+        import transformers
+        from transformers.optimization import Adafactor
+
+        hf_config = transformers.T5Config(
+            vocab_size=config.vocab_size,
+            d_model=config.d_model,
+            d_kv=config.head_dim,
+            d_ff=config.d_ff,
+            num_layers=config.num_encoder_layers,
+            num_decoder_layers=config.num_decoder_layers,
+            num_heads=config.num_heads,
+            relative_attention_num_buckets=config.relative_attention_num_buckets,
+            relative_attention_max_distance=config.relative_attention_max_distance,
+            feed_forward_proj="gated-gelu",
+            dropout_rate=0.0,
+            tie_word_embeddings=False,
+            decoder_start_token_id=0,
+            pad_token_id=0,
+        )
+        torch.manual_seed(0)
+        self._model = transformers.T5ForConditionalGeneration(hf_config).train()
+        self._optimizer = Adafactor(
+            self._model.parameters(),
+            lr=1e-3,
+            scale_parameter=True,
+            relative_step=False,
+            warmup_init=False,
+            clip_threshold=1.0,
+            decay_rate=-0.8,
+            beta1=None,
+            weight_decay=0.0,
+        )
+        self._inputs = {
+            "input_ids": torch.from_numpy(batch["encoder_input_tokens"].astype(np.int64)),
+            "attention_mask": torch.from_numpy(
+                (batch["encoder_input_tokens"] > 0).astype(np.int64)
+            ),
+            "decoder_input_ids": torch.from_numpy(batch["decoder_input_tokens"].astype(np.int64)),
+            "labels": torch.from_numpy(batch["decoder_target_tokens"].astype(np.int64)),
+        }
+
+    def run(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = self._model(**self._inputs).loss
+            loss.backward()
+            self._optimizer.step()
+            self._optimizer.zero_grad(set_to_none=True)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="tiny", help="T5Config preset (tiny, small, ...)")
+    parser.add_argument("--layers", type=int, default=None, help="override enc = dec layers")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--inputs", type=int, default=128)
+    parser.add_argument("--targets", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    overrides = {"dtype": "float32", "dropout_rate": 0.0}
+    if args.layers:
+        overrides.update(num_encoder_layers=args.layers, num_decoder_layers=args.layers)
+    config = T5Config.preset(args.preset, **overrides)
+    batch = make_batch(config, args.batch, args.inputs, args.targets)
+    print(f"config: {config}")
+    print(f"batch {args.batch} x (inputs {args.inputs} + targets {args.targets}), f32, CPU")
+    print(f"threads: torch {torch.get_num_threads()}, cpu_count {os.cpu_count()}")
+
+    ours, theirs = JaxStep(config, batch), TorchStep(config, batch)
+    ours.run(2)  # compile + warm up
+    theirs.run(2)
+    ours_times, theirs_times = [], []
+    for _ in range(args.repeats):
+        ours_times.append(ours.run(args.steps) / args.steps)
+        theirs_times.append(theirs.run(args.steps) / args.steps)
+    peak = measure_matmul_peak(size=2048, dtype="float32")
+
+    tokens = args.batch * (args.inputs + args.targets)
+    flops = train_step_flops(config, args.batch, args.inputs, args.targets)
+    print(f"measured f32 matmul peak: {peak / 1e9:.1f} GFLOP/s; step FLOPs {flops / 1e9:.2f} G")
+    for name, times in (("jax (ours)", ours_times), ("hf torch", theirs_times)):
+        best = min(times)
+        print(
+            f"{name:>11}: {best * 1e3:8.1f} ms/step  {tokens / best:10.0f} tokens/s  "
+            f"MFU {flops / best / peak:6.1%}  (rounds ms: "
+            f"{', '.join(f'{t * 1e3:.1f}' for t in times)})"
+        )
+    print(f"speed-up (ours / HF, tokens/s): {min(theirs_times) / min(ours_times):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
