@@ -212,3 +212,23 @@ def test_dry_run_prints_prompts_and_counts(server_factory, tmp_path, monkeypatch
     with pytest.raises(ChatTeacherError, match="dry run"):
         teacher.annotate_batch(requests_)
     assert server.requests == []
+
+
+def test_generate_with_chat_teacher(server_factory, tmp_path, monkeypatch):
+    from instructrec_jax.data import PrepareConfig, make_synthetic, prepare
+    from instructrec_jax.instructions.generate import GenerateConfig, generate
+
+    raw = make_synthetic(num_users=25, num_items=30, num_categories=4, seed=3, max_len=10)
+    dataset = prepare(raw, PrepareConfig())
+    server = server_factory(["429", "500"])
+    teacher = _teacher(server, tmp_path, monkeypatch, concurrency=4)
+    config = GenerateConfig(template_ids=("A2", "C2", "B7"), workers=2, train_shards=2)
+    stats = generate(dataset, tmp_path / "out", config, teacher=teacher, progress=False)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["teacher"] == "chat:test-model"
+    assert stats["total"]["num_records"] > 0
+    calls = teacher.calls_made
+    assert calls == len(server.requests) > 2
+    rerun = _teacher(server, tmp_path, monkeypatch)
+    generate(dataset, tmp_path / "again", config, teacher=rerun, progress=False)
+    assert rerun.calls_made == 0  # every prompt answered from the cache
