@@ -1,0 +1,253 @@
+"""Score (input, target) pairs with any checkpoint: T5X's ``score`` mode from the shell.
+
+    python -m instructrec_jax.score --checkpoint=PATH --input=pairs.jsonl \\
+        --output=scores.jsonl [--vocab=SPM_MODEL] [--gin_file=gin/models/flan_t5_small.gin] \\
+        [--gin.VOCAB_SIZE=32128] [--batch_size=32] [--dtype=float32]
+
+Each input line is a JSON object with either token ids (``encoder_input_tokens``,
+``decoder_target_tokens``: lists without padding, EOS included) or text (``inputs``,
+``targets``; tokenized with ``--vocab`` SentencePiece, EOS=1 appended). Each output line
+repeats the input object and adds ``score``: the sum of target-token log-probabilities
+(natural log), EOS included, padding excluded. HF checkpoints bring their config.json; T5X
+and trainer checkpoints take the model from gin (``--gin_file``/``--gin.`` bindings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_checkpoint
+from instructrec_jax.checkpoints.hf import config_from_hf
+from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.scoring import sequence_log_likelihood
+from instructrec_jax.models.t5 import Transformer
+
+EOS_ID = 1
+MIN_BUCKET = 8
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreExample:
+    """One line of the input: its JSON object and token ids (no padding, EOS included)."""
+
+    record: dict[str, Any]
+    inputs: tuple[int, ...]
+    targets: tuple[int, ...]
+
+
+class ScoreInputError(ValueError):
+    """A bad input line, named by file and line number."""
+
+
+def _token_list(value: Any, field: str, where: str, vocab_size: int) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise ScoreInputError(f"{where}: {field!r} must be a non-empty list of token ids")
+    for token in value:
+        if not isinstance(token, int) or isinstance(token, bool) or not 0 < token < vocab_size:
+            raise ScoreInputError(
+                f"{where}: {field!r} holds {token!r}; ids must be ints in [1, {vocab_size}) "
+                "(0 is padding)"
+            )
+    return tuple(value)
+
+
+def parse_line(
+    line: str, where: str, vocab_size: int, tokenizer: Any | None = None
+) -> ScoreExample:
+    """Parse one JSON line (``where`` = "file:line" for messages) into a ScoreExample."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ScoreInputError(f"{where}: not valid JSON ({error.msg})") from error
+    if not isinstance(record, dict):
+        raise ScoreInputError(f"{where}: expected a JSON object")
+    if "encoder_input_tokens" in record or "decoder_target_tokens" in record:
+        inputs = _token_list(
+            record.get("encoder_input_tokens"), "encoder_input_tokens", where, vocab_size
+        )
+        targets = _token_list(
+            record.get("decoder_target_tokens"), "decoder_target_tokens", where, vocab_size
+        )
+        return ScoreExample(record, inputs, targets)
+    if "inputs" in record or "targets" in record:
+        for field in ("inputs", "targets"):
+            if not isinstance(record.get(field), str):
+                raise ScoreInputError(f"{where}: {field!r} must be a string")
+        if tokenizer is None:
+            raise ScoreInputError(f"{where}: text lines need --vocab=<sentencepiece model>")
+        inputs = (*tokenizer.encode(record["inputs"]), EOS_ID)
+        targets = (*tokenizer.encode(record["targets"]), EOS_ID)
+        where_ids = f"{where} (tokenized)"
+        return ScoreExample(
+            record,
+            _token_list(list(inputs), "inputs", where_ids, vocab_size),
+            _token_list(list(targets), "targets", where_ids, vocab_size),
+        )
+    raise ScoreInputError(
+        f"{where}: needs 'encoder_input_tokens' + 'decoder_target_tokens' or 'inputs' + 'targets'"
+    )
+
+
+def read_examples(
+    path: str | os.PathLike[str], vocab_size: int, vocab_path: str | None = None
+) -> list[ScoreExample]:
+    """All examples of a JSON-lines file (blank lines skipped)."""
+    tokenizer = None
+    if vocab_path is not None:
+        import sentencepiece
+
+        tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(vocab_path))
+    examples = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                examples.append(parse_line(line, f"{path}:{number}", vocab_size, tokenizer))
+    return examples
+
+
+def bucket_length(length: int) -> int:
+    """The next power of two >= length (at least MIN_BUCKET), so few programs compile."""
+    return max(MIN_BUCKET, 1 << (max(length, 1) - 1).bit_length())
+
+
+def _pad_rows(rows: Sequence[Sequence[int]], num_rows: int, length: int) -> np.ndarray:
+    out = np.zeros((num_rows, length), np.int32)
+    for index, row in enumerate(rows):
+        out[index, : len(row)] = row
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _score_batch(
+    model: Transformer, params: Any, encoder_tokens: jax.Array, targets: jax.Array
+) -> jax.Array:
+    decoder_inputs = jnp.pad(targets[:, :-1], ((0, 0), (1, 0)))
+    logits = model.apply(
+        {"params": params}, encoder_tokens, decoder_inputs, decoder_target_tokens=targets
+    )
+    return sequence_log_likelihood(logits, targets)
+
+
+def score_examples(
+    params: Any, config: T5Config, examples: Sequence[ScoreExample], batch_size: int = 32
+) -> np.ndarray:
+    """Scores [len(examples)] (nats) in input order.
+
+    Examples are sorted by length and batched; every batch has ``batch_size`` rows and
+    power-of-two lengths, so the number of compiled programs stays small.
+    """
+    model = Transformer(config)
+    order = sorted(
+        range(len(examples)), key=lambda i: (len(examples[i].inputs), len(examples[i].targets))
+    )
+    scores = np.zeros(len(examples), np.float64)
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        batch = [examples[i] for i in chosen]
+        encoder = _pad_rows(
+            [e.inputs for e in batch], batch_size, bucket_length(max(len(e.inputs) for e in batch))
+        )
+        targets = _pad_rows(
+            [e.targets for e in batch],
+            batch_size,
+            bucket_length(max(len(e.targets) for e in batch)),
+        )
+        batch_scores = np.asarray(_score_batch(model, params, encoder, targets))
+        scores[chosen] = batch_scores[: len(batch)]
+    return scores
+
+
+def write_scores(
+    path: str | os.PathLike[str], examples: Sequence[ScoreExample], scores: np.ndarray
+) -> None:
+    """One JSON line per example: its input fields plus ``score``."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for example, score in zip(examples, scores, strict=True):
+            handle.write(json.dumps({**example.record, "score": float(score)}) + "\n")
+
+
+def model_config_for(
+    checkpoint: str, gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()
+) -> T5Config:
+    """The model config: HF checkpoints use config.json (plus bindings, if any); others
+    need gin files or bindings that bind ``T5Config``."""
+    checkpoint_format, directory = resolve_checkpoint(checkpoint)
+    if checkpoint_format is CheckpointFormat.HF and not gin_files and not gin_bindings:
+        return config_from_hf(directory)
+    if not gin_files and not gin_bindings:
+        raise ValueError(
+            f"{checkpoint} is a {checkpoint_format.value} checkpoint without a model config: "
+            "pass --gin_file=gin/models/flan_t5_<size>.gin (or --gin.T5Config.* bindings)"
+        )
+    import gin
+    from instructrec_jax.models.gin_configurables import configured_t5_config
+
+    gin.add_config_file_search_path(str(REPO_ROOT))
+    gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings))
+    return configured_t5_config()
+
+
+def score_file(
+    checkpoint: str,
+    input_path: str,
+    output_path: str,
+    vocab_path: str | None = None,
+    config: T5Config | None = None,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """Library form of the CLI: score every line of ``input_path`` into ``output_path``."""
+    if config is None:
+        config = model_config_for(checkpoint)
+    examples = read_examples(input_path, config.vocab_size, vocab_path)
+    params = jax.device_put(load_params(checkpoint, config))
+    scores = score_examples(params, config, examples, batch_size)
+    write_scores(output_path, examples, scores)
+    return scores
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(flags, gin bindings from ``--gin.NAME=VALUE``)."""
+    parser = argparse.ArgumentParser(prog="python -m instructrec_jax.score", description=__doc__)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--vocab", default=None, help="SentencePiece model for text lines")
+    parser.add_argument("--gin_file", action="append", default=[])
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--dtype", default=None, help="activation dtype override, e.g. float32")
+    flags, rest = parser.parse_known_args(list(argv))
+    bindings = []
+    for argument in rest:
+        if not argument.startswith("--gin.") or "=" not in argument:
+            parser.error(f"unrecognized argument {argument!r}")
+        bindings.append(argument[len("--gin.") :])
+    return flags, bindings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
+    config = model_config_for(flags.checkpoint, flags.gin_file, bindings)
+    if flags.dtype is not None:
+        config = config.replace(dtype=flags.dtype)
+    scores = score_file(
+        flags.checkpoint, flags.input, flags.output, flags.vocab, config, flags.batch_size
+    )
+    print(f"wrote {len(scores)} scores to {flags.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
