@@ -6,7 +6,7 @@ Rank-classification form: one record with N candidates -> N examples, one per ca
 in the order the instruction shows them::
 
     {inputs: record.inputs, targets: candidate_titles[k], example_index: record_index,
-     candidate_index: k, is_positive: k == positive_index}
+     candidate_index: k, is_positive: k == positive_index, template_id: record.template_id}
 
 The model scores each (inputs, targets) pair; ``rank_target_postprocessor`` turns each
 example into a ``RankTarget`` that ``rank_metrics.rank_classification_metrics`` groups
@@ -23,7 +23,12 @@ from instructrec_jax.tf_setup import import_tensorflow
 tf = import_tensorflow()
 
 TEXT_FEATURES: tuple[str, ...] = ("inputs", "targets")
-RANK_FEATURES: tuple[str, ...] = ("example_index", "candidate_index", "is_positive")
+RANK_FEATURES: tuple[str, ...] = (
+    "example_index",
+    "candidate_index",
+    "is_positive",
+    "template_id",
+)
 
 
 class RankTarget(NamedTuple):
@@ -32,6 +37,7 @@ class RankTarget(NamedTuple):
     example_index: int
     candidate_index: int
     is_positive: bool
+    template_id: str = ""
 
 
 def select_text_features(dataset: Any) -> Any:
@@ -63,6 +69,7 @@ def _candidate_examples(record: Mapping[str, Any]) -> Any:
             "example_index": tf.fill([num_candidates], record["record_index"]),
             "candidate_index": candidate_index,
             "is_positive": tf.equal(candidate_index, positive_index),
+            "template_id": tf.fill([num_candidates], record["template_id"]),
         }
     )
 
@@ -90,8 +97,12 @@ def rank_target_postprocessor(
         return output
     if example is None:
         raise ValueError("rank_target_postprocessor needs the example to build a RankTarget")
+    template_id = example.get("template_id", b"")
+    if isinstance(template_id, bytes):
+        template_id = template_id.decode()
     return RankTarget(
         example_index=int(example["example_index"]),
         candidate_index=int(example["candidate_index"]),
         is_positive=bool(example["is_positive"]),
+        template_id=str(template_id),
     )

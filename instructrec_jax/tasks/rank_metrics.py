@@ -31,6 +31,7 @@ def _as_rank_target(target: Any) -> RankTarget:
             int(target["example_index"]),
             int(target["candidate_index"]),
             bool(target["is_positive"]),
+            str(target.get("template_id", "")),
         )
     raise TypeError(f"expected a RankTarget or a dict, got {type(target).__name__}")
 
@@ -80,3 +81,29 @@ def rank_classification_metrics(
 ) -> dict[str, float]:
     """HR@1,3,5,10, NDCG@3,5,10 and MRR over the examples of a rank task (SeqIO metric fn)."""
     return metrics_from_ranks(grouped_ranks(targets, scores), DEFAULT_CUTOFFS)
+
+
+def example_template_ids(targets: Sequence[Any]) -> list[str]:
+    """Template id of each example, in the order of ``grouped_ranks``."""
+    templates: dict[int, str] = {}
+    for target in targets:
+        rank_target = _as_rank_target(target)
+        templates.setdefault(rank_target.example_index, rank_target.template_id)
+    return list(templates.values())
+
+
+def rank_metrics_by_template(
+    targets: Sequence[Any], scores: Sequence[float] | np.ndarray
+) -> dict[str, float]:
+    """``"<template_id>/<metric>"`` for every template of the task (SeqIO metric fn).
+
+    The paper reports, per family, the template with the best validation score; these
+    numbers let the evaluator pick it. Examples without a template id are left out.
+    """
+    ranks = grouped_ranks(targets, scores)
+    templates = np.array(example_template_ids(targets), dtype=object)
+    out: dict[str, float] = {}
+    for template_id in sorted({t for t in templates if t}):
+        template_metrics = metrics_from_ranks(ranks[templates == template_id], DEFAULT_CUTOFFS)
+        out.update({f"{template_id}/{name}": value for name, value in template_metrics.items()})
+    return out

@@ -7,7 +7,8 @@ Per manifest key ``family/instruction_type`` (with at least one record):
   ``validation``, ``test`` as far as the manifest has them.
 - task ``..._rank`` when the manifest has ``valid``/``test`` records of the key: one
   example per candidate (``preprocessors.expand_candidates``), scored and evaluated by
-  ``rank_metrics.rank_classification_metrics``.
+  ``rank_metrics.rank_classification_metrics`` (HR/NDCG/MRR of the task) and
+  ``rank_metrics.rank_metrics_by_template`` (the same per template id).
 
 Then the mixtures of ``mixtures.plan_mixtures`` over the tasks with training records.
 
@@ -131,7 +132,10 @@ def _register_key(
             preprocessors=[preprocessors.expand_candidates, *_token_preprocessors()],
             output_features=features,
             postprocess_fn=preprocessors.rank_target_postprocessor,
-            metric_fns=[rank_metrics.rank_classification_metrics],
+            metric_fns=[
+                rank_metrics.rank_classification_metrics,
+                rank_metrics.rank_metrics_by_template,
+            ],
             shuffle_buffer_size=shuffle_buffer_size,
         )
         names.append(rank_name)

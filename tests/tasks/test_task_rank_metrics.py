@@ -8,11 +8,18 @@ import numpy as np
 import pytest
 
 from instructrec_jax.tasks.preprocessors import RankTarget, rank_target_postprocessor
-from instructrec_jax.tasks.rank_metrics import grouped_ranks, rank_classification_metrics
+from instructrec_jax.tasks.rank_metrics import (
+    grouped_ranks,
+    rank_classification_metrics,
+    rank_metrics_by_template,
+)
 
 
-def _pairs(example_index, scores, positive):
-    return [(RankTarget(example_index, k, k == positive), score) for k, score in enumerate(scores)]
+def _pairs(example_index, scores, positive, template_id="A7"):
+    return [
+        (RankTarget(example_index, k, k == positive, template_id), score)
+        for k, score in enumerate(scores)
+    ]
 
 
 def _crafted():
@@ -22,7 +29,7 @@ def _crafted():
     pairs = (
         _pairs(7, [0.1, 0.5, 0.3], positive=1)
         + _pairs(3, [0.2, 0.2, 0.9, 0.1], positive=0)
-        + _pairs(5, [1.0] * 5, positive=2)
+        + _pairs(5, [1.0] * 5, positive=2, template_id="A8")
     )
     order = np.random.default_rng(0).permutation(len(pairs))  # SeqIO order is arbitrary
     targets = [pairs[i][0] for i in order]
@@ -75,3 +82,15 @@ def test_bad_groups_are_rejected():
         rank_classification_metrics(two_positives, [0.1, 0.2])
     with pytest.raises(ValueError, match="2 targets but 3 scores"):
         rank_classification_metrics(two_positives, [0.1, 0.2, 0.3])
+
+
+def test_metrics_by_template():
+    targets, scores = _crafted()
+    got = rank_metrics_by_template(targets, scores)
+    # A7 holds examples 7 (rank 1) and 3 (rank 3); A8 holds example 5 (rank 5).
+    assert got["A7/HR@1"] == pytest.approx(0.5)
+    assert got["A7/MRR"] == pytest.approx((1 + 1 / 3) / 2)
+    assert got["A7/NDCG@3"] == pytest.approx((1 + 0.5) / 2)
+    assert got["A8/HR@5"] == 1.0 and got["A8/HR@3"] == 0.0
+    assert got["A8/MRR"] == pytest.approx(0.2)
+    assert len(got) == 2 * 8

@@ -13,8 +13,11 @@ from instructions_fixture import DEFAULT_LAYOUT, make_record
 
 from instructrec_jax.tasks import naming, registry
 from instructrec_jax.tasks.manifest import ManifestError
-from instructrec_jax.tasks.preprocessors import rank_target_postprocessor
-from instructrec_jax.tasks.rank_metrics import rank_classification_metrics
+from instructrec_jax.tasks.preprocessors import RANK_FEATURES, rank_target_postprocessor
+from instructrec_jax.tasks.rank_metrics import (
+    rank_classification_metrics,
+    rank_metrics_by_template,
+)
 from instructrec_jax.tasks.vocab import VocabularyError
 
 LENGTHS = {"inputs": 64, "targets": 16}
@@ -93,6 +96,7 @@ def test_rank_task_expands_candidates(rank_examples):
     for example in rank_examples:
         groups[int(example["example_index"])].append(example)
     assert len(groups) == 6
+    assert set(RANK_FEATURES) <= set(rank_examples[0])
     for members in groups.values():
         members.sort(key=lambda ex: int(ex["candidate_index"]))
         n = int(re.search(rb"n=(\d+)", members[0]["inputs_pretokenized"]).group(1))
@@ -116,7 +120,8 @@ def test_rank_task_metrics_through_the_postprocessor(registered, rank_examples):
     assert rank_classification_metrics(targets, perfect)["HR@1"] == 1.0
     flat = rank_classification_metrics(targets, [0.0] * len(targets))
     assert flat["HR@1"] == 0.0 and flat["MRR"] == pytest.approx(1 / 5)
-    assert task.metric_fns == [rank_classification_metrics]
+    assert task.metric_fns == [rank_classification_metrics, rank_metrics_by_template]
+    assert {t.template_id for t in targets} == {"T0", "T1", "T2"}
     assert task.postprocessor is rank_target_postprocessor
 
 
@@ -269,9 +274,9 @@ def test_seqio_evaluator_routes_scores_to_the_rank_metrics(registered, rank_exam
     got = all_metrics.result()[name]
     task = seqio.TaskRegistry.get(name)
     targets = [task.postprocess_fn("", example=ex, is_target=True) for ex in rank_examples]
-    expected = rank_classification_metrics(
-        targets, [float(ex["targets"].sum()) for ex in rank_examples]
-    )
+    stand_in_scores = [float(ex["targets"].sum()) for ex in rank_examples]
+    expected = rank_classification_metrics(targets, stand_in_scores)
+    expected.update(rank_metrics_by_template(targets, stand_in_scores))
     assert got == pytest.approx(expected)
     assert 0.0 < got["MRR"] < 1.0  # the stand-in scores are neither perfect nor all tied
 
