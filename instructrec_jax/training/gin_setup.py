@@ -15,7 +15,9 @@ Differences from T5X, each fixing one of its known pains:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib
 import os
 import re
 from collections.abc import Sequence
@@ -109,13 +111,45 @@ def parse(
     if not gin_files:
         raise GinConfigError("no --gin_file given (e.g. --gin_file=gin/runs/finetune.gin)")
     resolved = [resolve_gin_file(path, folders) for path in gin_files]
+    # First pass (unknown names allowed) only to learn the task module: importing it may
+    # register configurables the files bind (e.g. the mixture rate), so it must happen
+    # before the strict pass, not through a gin `import` line.
+    _parse(resolved, bindings, skip_unknown=True)
+    import_task_module(_macro_value("MIXTURE_OR_TASK_MODULE"))
+    gin.clear_config()
+    _parse(resolved, bindings, skip_unknown=False)
+    check_required_macros()
+
+
+def _parse(files: Sequence[str], bindings: Sequence[str], skip_unknown: bool) -> None:
     try:
         gin.parse_config_files_and_bindings(
-            resolved, list(bindings), finalize_config=False, skip_unknown=False
+            list(files), list(bindings), finalize_config=False, skip_unknown=skip_unknown
         )
     except (ValueError, SyntaxError, OSError) as error:
         raise GinConfigError(explain_gin_error(error)) from error
-    check_required_macros()
+
+
+def _macro_value(name: str) -> object:
+    try:
+        return gin.query_parameter(f"%{name}")
+    except ValueError:
+        return None
+
+
+def import_task_module(module_name: object) -> None:
+    """Import ``MIXTURE_OR_TASK_MODULE`` (registers SeqIO tasks and their configurables)."""
+    if not module_name:
+        return
+    if not isinstance(module_name, str):
+        raise GinConfigError(f"MIXTURE_OR_TASK_MODULE must be a module name, got {module_name!r}")
+    try:
+        importlib.import_module(module_name)
+    except Exception as error:  # a task module may fail for many reasons; name it either way
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise GinConfigError(
+            f"MIXTURE_OR_TASK_MODULE {module_name!r} cannot be imported: {message}"
+        ) from error
 
 
 def resolve_gin_file(path: str, folders: Sequence[str]) -> str:
@@ -149,9 +183,19 @@ def check_required_macros(required: Sequence[str] = REQUIRED_MACROS) -> None:
 def build_train_config() -> TrainConfig:
     """The :class:`TrainConfig` the parsed bindings describe."""
     try:
-        return gin.get_configurable("TrainConfig")()
+        config = gin.get_configurable("TrainConfig")()
     except (TypeError, ValueError) as error:
         raise GinConfigError(f"TrainConfig: {str(error).strip().splitlines()[0]}") from error
+    if not isinstance(config.model, T5Config):
+        raise GinConfigError(
+            f"TrainConfig.model must be a T5Config (bind it with a gin/models/*.gin file), "
+            f"got {config.model!r}"
+        )
+    # gin builds a subclass of T5Config; keep a plain one (hashable, picklable, printable).
+    plain_model = T5Config(
+        **{field.name: getattr(config.model, field.name) for field in dataclasses.fields(T5Config)}
+    )
+    return dataclasses.replace(config, model=plain_model)
 
 
 def config_text() -> str:

@@ -11,11 +11,14 @@ import dataclasses
 import importlib
 import json
 import os
+import re
 import uuid
 
 from instructrec_jax.tf_setup import import_tensorflow
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.input_pipeline import check_task_registered
+
+_STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 
 class SetupError(ValueError):
@@ -73,6 +76,37 @@ def write_train_config(config: TrainConfig) -> None:
         stream.write(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
+def initial_checkpoint_step(path: str | None) -> int:
+    """The step an initial checkpoint was saved at (0 for HF folders or no checkpoint).
+
+    As in T5X, fine-tuning continues the step count, so TRAIN_STEPS is absolute.
+    """
+    if not path:
+        return 0
+    from instructrec_jax.checkpoints.loader import resolve_checkpoint
+
+    try:
+        _, directory = resolve_checkpoint(path)
+    except (OSError, ValueError) as error:
+        raise SetupError(f"INITIAL_CHECKPOINT_PATH: {error}") from error
+    parts = directory.rstrip("/").split("/")
+    for part in reversed(parts[-2:]):
+        match = _STEP_DIR.match(part)
+        if match:
+            return int(match.group(1))
+    return 0
+
+
+def check_train_steps(config: TrainConfig) -> None:
+    """TRAIN_STEPS must lie beyond the initial checkpoint's step (it is absolute)."""
+    base = initial_checkpoint_step(config.initial_checkpoint_path)
+    if config.train_steps <= base:
+        raise SetupError(
+            f"TRAIN_STEPS={config.train_steps} is not beyond the initial checkpoint's step "
+            f"{base}; TRAIN_STEPS is absolute (T5X semantics): for N more steps use {base} + N"
+        )
+
+
 def check_before_compile(config: TrainConfig) -> None:
     """All checks that need no accelerator work, in the order a user would fix them."""
     import_task_module(config.mixture_or_task_module)
@@ -81,3 +115,4 @@ def check_before_compile(config: TrainConfig) -> None:
     except ValueError as error:
         raise SetupError(f"MIXTURE_OR_TASK_NAME: {error}") from error
     check_seqio_cache(config)
+    check_train_steps(config)

@@ -37,6 +37,7 @@ from instructrec_jax.training.monitor import (
 from instructrec_jax.training.optimizer import learning_rate_schedule
 from instructrec_jax.training.preflight import (
     check_before_compile,
+    initial_checkpoint_step,
     prepare_model_dir,
     write_train_config,
 )
@@ -56,7 +57,7 @@ __all__ = ["NonFiniteError", "train"]
 
 
 def _initial_state(
-    config: TrainConfig, layout: StateLayout, checkpointer: Checkpointer
+    config: TrainConfig, layout: StateLayout, checkpointer: Checkpointer, base_step: int
 ) -> tuple[TrainState, int | None]:
     """(state, step resumed from or None)."""
     latest = checkpointer.latest_step()
@@ -69,7 +70,7 @@ def _initial_state(
         from instructrec_jax.checkpoints import load_params
 
         params = load_params(config.initial_checkpoint_path, config.model_config)
-        return state_from_params(layout, params), None
+        return state_from_params(layout, params, step=base_step), None
     return init_state(layout, config.model_config, config.seed), None
 
 
@@ -102,7 +103,8 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
     checkpointer = Checkpointer(
         config.model_dir, config.keep_checkpoints, config.async_checkpointing
     )
-    state, resumed_from = _initial_state(config, layout, checkpointer)
+    base_step = initial_checkpoint_step(config.initial_checkpoint_path)
+    state, resumed_from = _initial_state(config, layout, checkpointer, base_step)
     start_step = int(jax.device_get(state.step))
     writer = MetricsWriter(config.model_dir, enabled=is_chief)
     model = Transformer(model_config)
@@ -131,6 +133,7 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
                 config,
                 state,
                 start_step,
+                base_step,
                 train_step,
                 eval_step,
                 shard,
@@ -160,6 +163,7 @@ def _loop(
     config: TrainConfig,
     state: TrainState,
     start_step: int,
+    base_step: int,
     train_step: Any,
     eval_step: Any,
     shard: input_pipeline.HostShard,
@@ -171,13 +175,17 @@ def _loop(
     eval_fn: EvalFn | None,
     last_checkpoint: str | None,
 ) -> tuple[TrainState, str | None]:
-    """Steps ``start_step + 1 .. train_steps``; returns the final state and checkpoint."""
+    """Steps ``start_step + 1 .. train_steps``; returns the final state and checkpoint.
+
+    The input pipeline starts at batch ``start_step - base_step``: a run started from a
+    step-N checkpoint (T5X semantics: the step carries over) reads its data from the start.
+    """
     batches = input_pipeline.train_batches(
         config.mixture_or_task_name,
         config.task_feature_lengths,
         shard,
         seed=config.seed,
-        start_step=start_step,
+        start_step=start_step - base_step,
         shuffle=config.shuffle,
         pack=config.pack,
         use_cached=config.use_cached_tasks,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from instructrec_jax import train as train_cli
+from instructrec_jax.models.config import T5Config
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,6 +73,28 @@ def test_missing_task_module_is_named(capsys, tmp_path):
         ),
     )
     assert "no_such_tasks_module" in line
+
+
+def test_task_module_configurables_are_bindable_without_a_gin_import(tmp_path):
+    from instructrec_jax.training import gin_setup
+
+    argv = _argv(
+        tmp_path,
+        "--gin.MIXTURE_OR_TASK_NAME='training_tiny_copy'",
+        "--gin.tiny_task_option.value=3",
+    )
+    flags, bindings = train_cli.parse_args(argv)
+    gin_setup.parse(flags.gin_file, bindings, [str(HERE)])
+    config = gin_setup.build_train_config()
+    assert config.mixture_or_task_module == "training_tiny_task"
+    assert type(config.model) is T5Config and config.model.d_model == 32
+
+    import training_tiny_task
+
+    import gin
+
+    assert gin.query_parameter("tiny_task_option.value") == 3
+    assert training_tiny_task.tiny_task_option() == 3
 
 
 def test_unknown_flag_is_rejected():

@@ -3,14 +3,17 @@ validation loss, the eval hook, and resumption of a finished run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 from instructrec_jax.training import train
 from instructrec_jax.training.metrics_writer import read_metrics
+from instructrec_jax.training.preflight import SetupError
 
 
 def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_config):
@@ -67,3 +70,20 @@ def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_con
     assert again.resumed_from_step == 20 and again.step == 20
     for before, after in zip(jax.tree.leaves(result.params), jax.tree.leaves(again.params)):
         np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
+
+    # A new run from this one's checkpoint continues its step count (T5X semantics) and
+    # starts from the trained parameters.
+    warm = make_config(
+        model_dir=str(model_dir.parent / "warm"),
+        initial_checkpoint_path=config.model_dir,
+        train_steps=22,
+        num_partitions=2,
+        log_period=1,
+        checkpoint_period=0,
+    )
+    with pytest.raises(SetupError, match="TRAIN_STEPS=20 is not beyond"):
+        train(dataclasses.replace(warm, train_steps=20))
+    continued = train(warm)
+    assert continued.resumed_from_step is None and continued.step == 22
+    assert [r["step"] for r in continued.history] == [21, 22]
+    assert continued.history[0]["loss"] < losses[0] - 0.3

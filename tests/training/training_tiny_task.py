@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import seqio
 
+import gin
 from instructrec_jax.tf_setup import import_tensorflow
 
 TASK_NAME = "training_tiny_copy"
@@ -41,6 +42,12 @@ def _dataset_fn(split: str, shuffle_files: bool, seed: int | None = None):
         "targets": tf.TensorSpec([None], tf.int32),
     }
     return tf.data.Dataset.from_generator(generate, output_signature=signature)
+
+
+@gin.configurable
+def tiny_task_option(value: int = 0) -> int:
+    """A configurable that exists only once this module is imported (gin import-order test)."""
+    return value
 
 
 def register() -> None:
