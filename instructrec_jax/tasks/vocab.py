@@ -12,7 +12,6 @@ Paths may be local or any URI ``tf.io.gfile`` reads (``gs://...``).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import tempfile
@@ -200,15 +199,6 @@ def get_vocabulary(
     except (RuntimeError, TypeError) as err:
         raise VocabularyError(f"{path!r} is not a SentencePiece model: {err}") from err
     return seqio.SentencePieceVocabulary(path, extra_ids=extra_ids)
-
-
-def vocabulary_fingerprint(path_or_uri: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex, first 16 chars) of a vocabulary file, for logs and manifests."""
-    from instructrec_jax.tf_setup import import_tensorflow
-
-    tf = import_tensorflow()
-    with tf.io.gfile.GFile(os.fspath(path_or_uri), "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()[:16]
 
 
 class SentencePieceCounter:
