@@ -1,24 +1,24 @@
 """HF ``transformers`` T5 checkpoints: import (streaming safetensors) and export.
 
-Import reads one tensor at a time with ``safetensors.safe_open`` and stores it transposed
-into the T5X layout, so peak host memory stays near the size of the parameters
-(``bench/import_memory.py`` measures it). Sharded checkpoints are found through
-``model.safetensors.index.json``. Nothing is unpickled: PyTorch ``.bin`` files are refused.
+Import reads one tensor at a time (:mod:`.safetensors_stream`: plain reads in row chunks,
+no memory map) and writes it transposed into the T5X layout, so peak host memory stays
+near the size of the parameters (``bench/import_memory.py`` measures it). Sharded
+checkpoints are found through ``model.safetensors.index.json``. Nothing is unpickled:
+PyTorch ``.bin`` files are refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
-from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from instructrec_jax.checkpoints.names import HF_EMBEDDING_ALIASES, TensorName, tensor_names
+from instructrec_jax.checkpoints.safetensors_stream import TensorInfo, read_header, read_tensor
 from instructrec_jax.checkpoints.tree import ParamAssembler, Params, flatten_params
 from instructrec_jax.models.config import T5Config
 
@@ -132,20 +132,6 @@ def safetensors_files(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-def _iter_tensors(file: Path) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, array) of one safetensors file, one tensor in memory at a time.
-
-    bfloat16 tensors (not a numpy dtype) are read through the flax framework.
-    """
-    with safe_open(str(file), framework="numpy") as handle:
-        for name in handle.keys():  # noqa: SIM118 (safe_open has no __iter__)
-            if handle.get_slice(name).get_dtype() == "BF16":
-                with safe_open(str(file), framework="flax") as flax_handle:
-                    yield name, np.asarray(flax_handle.get_tensor(name))
-            else:
-                yield name, handle.get_tensor(name)
-
-
 def load_hf_params(folder: str | os.PathLike[str], config: T5Config | None = None) -> Params:
     """Parameters (nested dict of host numpy arrays, T5X names) from an HF T5 folder.
 
@@ -158,8 +144,9 @@ def load_hf_params(folder: str | os.PathLike[str], config: T5Config | None = Non
     by_key: dict[str, TensorName] = {name.hf_key: name for name in tensor_names(config)}
     assembler = ParamAssembler(config, str(folder))
     for file in safetensors_files(folder):
-        for key, array in _iter_tensors(file):
-            _add_hf_tensor(assembler, by_key, key, array)
+        with open(file, "rb") as handle:
+            for info in read_header(file):
+                _add_hf_tensor(assembler, by_key, info, handle, str(file))
     head, embedding = "decoder/logits_dense/kernel", "token_embedder/embedding"
     if head not in assembler.arrays and embedding in assembler.arrays and _ties_head(folder):
         # A tied head that the saver deduplicated: the head is the embedding table.
@@ -175,24 +162,30 @@ def _ties_head(folder: Path) -> bool:
 
 
 def _add_hf_tensor(
-    assembler: ParamAssembler, by_key: dict[str, TensorName], key: str, array: np.ndarray
+    assembler: ParamAssembler,
+    by_key: dict[str, TensorName],
+    info: TensorInfo,
+    handle: BinaryIO,
+    file: str,
 ) -> None:
+    """Validate one header entry, then read it (transposed, cast) into the assembler."""
+    key = info.name
     if key in HF_EMBEDDING_ALIASES:
         return
     name = by_key.get(key)
     if name is None:
-        assembler.unexpected(key, tuple(array.shape))
+        assembler.unexpected(key, info.shape)
         return
+    assembler.seen.add(name.t5x_path)
     expected = assembler.shapes[name.t5x_path]
     hf_shape = expected[::-1] if name.transpose else expected
-    if tuple(array.shape) != hf_shape:
-        assembler.seen.add(name.t5x_path)
+    if info.shape != hf_shape:
         assembler.problems.append(
-            f"wrong shape for {key} (-> {name.t5x_path}): got {tuple(array.shape)}, "
-            f"expected {hf_shape}"
+            f"wrong shape for {key} (-> {name.t5x_path}): got {info.shape}, expected {hf_shape}"
         )
         return
-    assembler.add(name.t5x_path, array.T if name.transpose else array, origin=key)
+    array = read_tensor(handle, info, assembler.config.parameter_dtype, name.transpose, file)
+    assembler.add(name.t5x_path, array, origin=key)
 
 
 def export_hf(params: Params, config: T5Config, out_dir: str | os.PathLike[str]) -> Path:

@@ -1,0 +1,115 @@
+"""Read safetensors files tensor by tensor with bounded extra memory.
+
+A safetensors file is an 8-byte little-endian header size, a JSON header
+(``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``) and raw little-endian data.
+Reading with ordinary file reads (not a memory map, whose touched pages count as resident
+memory) in row chunks lets the importer write each tensor straight into its final array,
+transposed and cast on the way, so the extra memory is one chunk rather than one tensor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+import ml_dtypes
+import numpy as np
+
+CHUNK_BYTES = 8 * 2**20
+
+DTYPES: dict[str, np.dtype] = {
+    "F64": np.dtype("<f8"),
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype(ml_dtypes.bfloat16),
+    "I64": np.dtype("<i8"),
+    "I32": np.dtype("<i4"),
+    "I16": np.dtype("<i2"),
+    "I8": np.dtype("i1"),
+    "U8": np.dtype("u1"),
+    "BOOL": np.dtype("?"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One tensor's header entry; ``offset`` is absolute in the file."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    offset: int
+    nbytes: int
+
+
+def read_header(path: str | Path) -> list[TensorInfo]:
+    """The tensors of a safetensors file, in file order; raises naming the file on damage."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        size_bytes = handle.read(8)
+        if len(size_bytes) != 8:
+            raise ValueError(f"{path}: not a safetensors file (too short)")
+        (header_size,) = struct.unpack("<Q", size_bytes)
+        try:
+            header = json.loads(handle.read(header_size))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: unreadable safetensors header ({error})") from error
+    data_start = 8 + header_size
+    infos = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = DTYPES.get(entry.get("dtype"))
+        if dtype is None:
+            raise ValueError(f"{path}: tensor {name} has unsupported dtype {entry.get('dtype')!r}")
+        shape = tuple(int(size) for size in entry["shape"])
+        begin, end = (int(offset) for offset in entry["data_offsets"])
+        if end - begin != int(np.prod(shape)) * dtype.itemsize:
+            raise ValueError(f"{path}: tensor {name} has {end - begin} bytes for shape {shape}")
+        infos.append(TensorInfo(name, dtype, shape, data_start + begin, end - begin))
+    return sorted(infos, key=lambda info: info.offset)
+
+
+def _read_exact(handle: BinaryIO, buffer: np.ndarray, where: str) -> None:
+    view = memoryview(buffer.reshape(-1).view(np.uint8))
+    filled = 0
+    while filled < len(view):
+        count = handle.readinto(view[filled:])
+        if not count:
+            raise ValueError(f"{where}: file ends inside the tensor data")
+        filled += count
+
+
+def read_tensor(
+    handle: BinaryIO, info: TensorInfo, out_dtype: np.dtype, transpose: bool, where: str
+) -> np.ndarray:
+    """The tensor as ``out_dtype`` (transposed if asked; 2-D only), read in row chunks."""
+    shape = info.shape
+    if transpose and len(shape) != 2:
+        raise ValueError(f"{where}: cannot transpose tensor {info.name} of shape {shape}")
+    out = np.empty(shape[::-1] if transpose else shape, out_dtype)
+    handle.seek(info.offset)
+    if not shape or int(np.prod(shape)) == 0:
+        if shape:
+            return out
+        scalar = np.empty((), info.dtype)
+        _read_exact(handle, scalar, where)
+        out[...] = scalar
+        return out
+    row_bytes = max(1, int(np.prod(shape[1:])) * info.dtype.itemsize)
+    rows_per_chunk = max(1, CHUNK_BYTES // row_bytes)
+    for start in range(0, shape[0], rows_per_chunk):
+        stop = min(shape[0], start + rows_per_chunk)
+        if not transpose and info.dtype == out.dtype:
+            _read_exact(handle, out[start:stop], where)
+            continue
+        chunk = np.empty((stop - start, *shape[1:]), info.dtype)
+        _read_exact(handle, chunk, where)
+        if transpose:
+            out[:, start:stop] = chunk.T
+        else:
+            out[start:stop] = chunk
+    return out
