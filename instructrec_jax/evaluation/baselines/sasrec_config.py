@@ -15,10 +15,16 @@ class SASRecConfig:
     """Model size, training schedule and early stopping of SASRec.
 
     Defaults follow the paper's settings for sparse data (hidden 64, 2 blocks, 1 head,
-    dropout 0.2, Adam lr 1e-3 with betas (0.9, 0.98), batch 128) except the loss: the
-    full softmax cross-entropy over the catalog (``"ce"``) converges in far fewer epochs
-    than the paper's binary cross-entropy with one sampled negative per position
-    (``"bce"``, also available) and is cheap for catalogs of a few thousand items.
+    dropout 0.2, Adam with betas (0.9, 0.98), batch 128) with two changes for a small CPU
+    budget (about a minute on ml-100k):
+
+    - the loss is the full softmax cross-entropy over the catalog (``"ce"``), which
+      converges in far fewer epochs than the paper's binary cross-entropy with one
+      sampled negative per position (``"bce"``, also available) and is cheap for
+      catalogs of a few thousand items;
+    - the learning rate is 3e-3 rather than 1e-3, with at most 15 epochs: on ml-100k
+      (seed 0) validation NDCG@5 after 12 epochs was 0.781 at 3e-3 against 0.757 at
+      1e-3 (which needs about 30 epochs to get there).
 
     Attributes:
       hidden_size: item/position embedding and model width.
@@ -46,12 +52,12 @@ class SASRecConfig:
     num_heads: int = 1
     max_length: int | None = None
     dropout_rate: float = 0.2
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     adam_b2: float = 0.98
     batch_size: int = 128
     loss: LossName = "ce"
-    max_epochs: int = 200
-    patience: int = 5
+    max_epochs: int = 15
+    patience: int = 3
     eval_every: int = 1
     monitor_metric: str = "NDCG@5"
     eval_batch_size: int = 512

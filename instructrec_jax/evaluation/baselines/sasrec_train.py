@@ -179,38 +179,28 @@ def fit_sasrec(
     validate = _validator(model, dataset, index, config)
     rng = np.random.default_rng(seed)
 
-    best = _Best(params=_snapshot(params), epoch=0, metrics={})
+    stopper = _EarlyStopping(config.monitor_metric, config.patience)
     history: list[dict[str, float]] = []
-    checks_without_gain = 0
     start = time.perf_counter()
     epochs = tqdm(range(1, config.max_epochs + 1), desc="SASRec", disable=not progress)
     epoch = 0
     for epoch in epochs:
+        epoch_key = jax.random.fold_in(train_key, epoch)
         params, opt_state, mean_loss = run_epoch(
-            train_step,
-            params,
-            opt_state,
-            windows,
-            config.batch_size,
-            rng,
-            jax.random.fold_in(train_key, epoch),
+            train_step, params, opt_state, windows, config.batch_size, rng, epoch_key
         )
         if validate is None or (epoch % config.eval_every and epoch != config.max_epochs):
             continue
         metrics = validate(params)
         history.append({"epoch": epoch, "loss": mean_loss, **metrics})
-        monitored = metrics[config.monitor_metric]
-        epochs.set_postfix({"loss": f"{mean_loss:.4f}", config.monitor_metric: f"{monitored:.4f}"})
+        monitored = f"{metrics[config.monitor_metric]:.4f}"
+        epochs.set_postfix({"loss": f"{mean_loss:.4f}", config.monitor_metric: monitored})
         logger.info("SASRec epoch %d loss %.4f valid %s", epoch, mean_loss, metrics)
-        if monitored > best.metrics.get(config.monitor_metric, -1.0):
-            best = _Best(params=_snapshot(params), epoch=epoch, metrics=metrics)
-            checks_without_gain = 0
-        else:
-            checks_without_gain += 1
-            if checks_without_gain >= config.patience:
-                break
+        if stopper.should_stop(epoch, metrics, params):
+            break
     if validate is None:  # no validation split: keep the last parameters
-        best = _Best(params=_snapshot(params), epoch=epoch, metrics={})
+        stopper.best = _Best(params=_snapshot(params), epoch=epoch, metrics={})
+    best = stopper.best
     return FitResult(
         params=best.params,
         config=config,
@@ -243,6 +233,25 @@ class _Best:
     params: Params
     epoch: int
     metrics: dict[str, float]
+
+
+class _EarlyStopping:
+    """Keeps the parameters of the best validation check; says when to stop."""
+
+    def __init__(self, metric: str, patience: int) -> None:
+        self.metric = metric
+        self.patience = patience
+        self.best = _Best(params=None, epoch=0, metrics={})
+        self.checks_without_gain = 0
+
+    def should_stop(self, epoch: int, metrics: dict[str, float], params: Params) -> bool:
+        """Record a check; True once ``patience`` checks in a row brought no gain."""
+        if metrics[self.metric] > self.best.metrics.get(self.metric, -np.inf):
+            self.best = _Best(params=_snapshot(params), epoch=epoch, metrics=metrics)
+            self.checks_without_gain = 0
+            return False
+        self.checks_without_gain += 1
+        return self.checks_without_gain >= self.patience
 
 
 def _validator(
