@@ -53,8 +53,9 @@ class RenderSettings:
 
     Attributes:
       seed: seeds the displayed candidate order.
-      max_input_tokens: instruction budget (history truncated by the renderer; the
-        tokenized instruction is cut to this many tokens including EOS).
+      max_input_tokens: instruction budget including EOS. The renderer drops the oldest
+        history items to fit; an instruction that still does not fit (e.g. 100 candidate
+        titles in one ``full100`` instruction) is cut at the end.
       max_target_tokens: candidate title tokens kept (EOS included).
       counter: the renderer's token counter (use the model's SentencePiece counter).
     """
@@ -165,13 +166,14 @@ class InstructRecScorer:
                 candidates, self.settings.seed, example.split, example.user_id, example.target
             )
             data = RenderInput(example.history, example.target, annotation, shown)
+            # One token of the budget is EOS, so the renderer drops history, not the tail.
             rendered = render(
                 self.template,
                 self.combination,
                 self.catalog,
                 data,
                 self.settings.counter,
-                self.settings.max_input_tokens,
+                self.settings.max_input_tokens - 1,
             )
             tokens = list(self.tokenizer.encode(rendered.inputs))
             instructions.append([*tokens[: self.settings.max_input_tokens - 1], EOS_ID])

@@ -4,7 +4,8 @@
   (the paper's main protocol).
 - ``hard``: 1 positive + the top 9 items of a :class:`Retriever` (e.g. the SASRec
   baseline) among items the user never interacted with.
-- ``full100``: 1 positive + 99 sampled negatives, all scored in one list.
+- ``full100``: 1 positive + 99 sampled negatives, all scored in one list (for InstructRec
+  one T3 instruction listing 100 titles, which may exceed the input budget and be cut).
 - ``grouped100``: the same 100 candidates shuffled (seeded) into 10 groups of 10; each
   group is scored, its best candidate kept, and the 10 winners reranked (the paper's way
   of handling 100 candidates with a 10-candidate instruction).
