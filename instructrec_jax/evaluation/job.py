@@ -20,8 +20,9 @@ from instructrec_jax.evaluation.instructrec_scorer import (
     rank_templates,
 )
 from instructrec_jax.evaluation.scorer import CandidateScorer
-from instructrec_jax.inference.buckets import ScoringBuckets
+from instructrec_jax.inference.buckets import EOS_ID, ScoringBuckets
 from instructrec_jax.inference.engine import ScoringEngine
+from instructrec_jax.inference.trie import TitleTrie
 from instructrec_jax.instructions.teachers import HeuristicTeacher, Teacher
 from instructrec_jax.instructions.templates import Template, load_templates
 from instructrec_jax.models.config import T5Config
@@ -140,3 +141,27 @@ def make_baselines(
             kwargs["model_dir"] = str(Path(model_dir) / "sasrec")
         scorers.append(make_baseline(name, dataset, seed, **kwargs))
     return scorers
+
+
+def make_title_trie(
+    catalog: Mapping[str, Item], tokenizer: TextTokenizer, max_title_tokens: int = 64
+) -> TitleTrie:
+    """Trie of every catalog title's token ids (cut to ``max_title_tokens`` - 1, as scored)."""
+    trie = TitleTrie(())
+    for item_id, item in catalog.items():
+        tokens = [t for t in tokenizer.encode(item.title) if t != EOS_ID][: max_title_tokens - 1]
+        trie.add(item_id, tokens)
+    return trie
+
+
+def answer_token_ids(tokenizer: TextTokenizer, answers: Sequence[str] = ("Yes", "No")) -> list[int]:
+    """First token id of each answer word (for pointwise T0 scoring); they must differ."""
+    ids = []
+    for answer in answers:
+        tokens = list(tokenizer.encode(answer))
+        if not tokens:
+            raise ValueError(f"the vocabulary encodes {answer!r} as no tokens")
+        ids.append(int(tokens[0]))
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"answers {answers} share their first token ids {ids}")
+    return ids
