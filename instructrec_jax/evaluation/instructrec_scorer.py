@@ -1,5 +1,9 @@
 """InstructRec as a ranker: render an instruction, tokenize it, score candidate titles.
 
+With a T0 (pointwise) instruction type the ranker instead renders one "will the user
+like X?" instruction per candidate and scores it by p(Yes) over {Yes, No} at the first
+decoder step (:class:`~instructrec_jax.inference.pointwise.PointwiseScorer`).
+
 :class:`InstructRecScorer` implements both :class:`~instructrec_jax.evaluation.scorer.
 CandidateScorer` (an example's own candidates) and :class:`~instructrec_jax.evaluation.
 candidate_lists.CandidateListScorer` (any candidate list, for grouped reranking). For every
@@ -21,6 +25,7 @@ import numpy as np
 from instructrec_jax.data.types import EvalExample, Item
 from instructrec_jax.inference.buckets import EOS_ID
 from instructrec_jax.inference.engine import ScoringEngine
+from instructrec_jax.inference.pointwise import PointwiseScorer
 from instructrec_jax.instructions.codes import CodeCombination, Strategy, TaskForm
 from instructrec_jax.instructions.render import RenderInput, render, shuffled_candidates
 from instructrec_jax.instructions.teachers import AnnotationRequest, Teacher
@@ -36,15 +41,31 @@ class TextTokenizer(Protocol):
         ...
 
 
+RANKING_FORMS = (TaskForm.T0, TaskForm.T3)
+
+
 def rank_templates(templates: Mapping[str, Template], instruction_type: str) -> list[str]:
-    """Ids of the plain T3 templates that render ``instruction_type``, in id order."""
+    """Ids of the plain T3 / T0 templates that render ``instruction_type``, in id order."""
     return [
         template_id
         for template_id, template in templates.items()
-        if template.task_form is TaskForm.T3
+        if template.task_form in RANKING_FORMS
         and template.strategy is Strategy.PLAIN
         and any(template.instruction_type(c) == instruction_type for c in template.combinations)
     ]
+
+
+def answer_token_ids(tokenizer: TextTokenizer, answers: Sequence[str] = ("Yes", "No")) -> list[int]:
+    """First token id of each answer word (for pointwise T0 scoring); they must differ."""
+    ids = []
+    for answer in answers:
+        tokens = list(tokenizer.encode(answer))
+        if not tokens:
+            raise ValueError(f"the vocabulary encodes {answer!r} as no tokens")
+        ids.append(int(tokens[0]))
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"answers {answers} share their first token ids {ids}")
+    return ids
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +116,7 @@ class InstructRecScorer:
     ) -> None:
         if template_id not in rank_templates(templates, instruction_type):
             raise ValueError(
-                f"template {template_id!r} is not a plain T3 template of {instruction_type!r}; "
+                f"template {template_id!r} is not a plain T3/T0 template of {instruction_type!r}; "
                 f"choose one of {rank_templates(templates, instruction_type)}"
             )
         self.engine = engine
@@ -110,6 +131,7 @@ class InstructRecScorer:
         self.settings = settings or RenderSettings()
         self.name = name
         self._title_tokens: dict[str, list[int]] = {}
+        self._pointwise: list[PointwiseScorer] = []  # built on first T0 use, shared by copies
 
     def template_ids(self, instruction_type: str) -> list[str]:
         """Templates this scorer can be rebound to for ``instruction_type``."""
@@ -129,6 +151,7 @@ class InstructRecScorer:
             self.name,
         )
         other._title_tokens = self._title_tokens
+        other._pointwise = self._pointwise
         return other
 
     def score(self, examples: Sequence[EvalExample]) -> np.ndarray:
@@ -141,6 +164,8 @@ class InstructRecScorer:
         """Log-likelihoods [num_examples, n] in ``candidate_lists`` order."""
         if not examples:
             return np.zeros((0, 0), dtype=np.float64)
+        if self.combination.task_form is TaskForm.T0:
+            return self._score_pointwise(examples, candidate_lists)
         instructions, shown_lists = self.render_instructions(examples, candidate_lists)
         targets = [[self._title(item_id) for item_id in shown] for shown in shown_lists]
         shown_scores = self.engine.score(instructions, targets)
@@ -153,7 +178,11 @@ class InstructRecScorer:
     def render_instructions(
         self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
     ) -> tuple[list[list[int]], list[tuple[str, ...]]]:
-        """Token ids of each rendered instruction and the candidate order it shows."""
+        """Token ids of each rendered instruction and the candidate order it shows.
+
+        T3: one instruction per example showing all its candidates (seeded order). T0: one
+        instruction per (example, candidate), flattened example-major, each showing one.
+        """
         requests = [
             AnnotationRequest(e.history, e.target, e.review, self.catalog) for e in examples
         ]
@@ -162,23 +191,53 @@ class InstructRecScorer:
         for example, annotation, candidates in zip(examples, annotations, candidate_lists):
             if len(set(candidates)) != len(candidates):
                 raise ValueError(f"user {example.user_id!r}: duplicate candidates {candidates}")
-            shown = shuffled_candidates(
-                candidates, self.settings.seed, example.split, example.user_id, example.target
-            )
-            data = RenderInput(example.history, example.target, annotation, shown)
-            # One token of the budget is EOS, so the renderer drops history, not the tail.
-            rendered = render(
-                self.template,
-                self.combination,
-                self.catalog,
-                data,
-                self.settings.counter,
-                self.settings.max_input_tokens - 1,
-            )
-            tokens = list(self.tokenizer.encode(rendered.inputs))
-            instructions.append([*tokens[: self.settings.max_input_tokens - 1], EOS_ID])
-            shown_lists.append(shown)
+            if self.combination.task_form is TaskForm.T0:
+                shown_each = [(candidate,) for candidate in candidates]
+            else:
+                shown_each = [
+                    shuffled_candidates(
+                        candidates,
+                        self.settings.seed,
+                        example.split,
+                        example.user_id,
+                        example.target,
+                    )
+                ]
+            for shown in shown_each:
+                data = RenderInput(example.history, example.target, annotation, shown)
+                instructions.append(self._tokenized_instruction(data))
+                shown_lists.append(shown)
         return instructions, shown_lists
+
+    def _tokenized_instruction(self, data: RenderInput) -> list[int]:
+        # One token of the budget is EOS, so the renderer drops history, not the tail.
+        rendered = render(
+            self.template,
+            self.combination,
+            self.catalog,
+            data,
+            self.settings.counter,
+            self.settings.max_input_tokens - 1,
+        )
+        tokens = list(self.tokenizer.encode(rendered.inputs))
+        return [*tokens[: self.settings.max_input_tokens - 1], EOS_ID]
+
+    def _score_pointwise(
+        self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
+    ) -> np.ndarray:
+        """p(Yes) [num_examples, n] of one T0 instruction per candidate."""
+        widths = {len(candidates) for candidates in candidate_lists}
+        if len(widths) != 1:
+            raise ValueError(f"candidate lists have different lengths {widths}")
+        if not self._pointwise:
+            yes_id, no_id = answer_token_ids(self.tokenizer)
+            engine = self.engine
+            self._pointwise.append(
+                PointwiseScorer(engine.module, engine.params, yes_id, no_id, engine.buckets)
+            )
+        instructions, _ = self.render_instructions(examples, candidate_lists)
+        probabilities = self._pointwise[0].score(instructions)
+        return probabilities.reshape(len(examples), widths.pop()).astype(np.float64)
 
     def _title(self, item_id: str) -> list[int]:
         tokens = self._title_tokens.get(item_id)

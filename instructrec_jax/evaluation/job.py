@@ -152,16 +152,3 @@ def make_title_trie(
         tokens = [t for t in tokenizer.encode(item.title) if t != EOS_ID][: max_title_tokens - 1]
         trie.add(item_id, tokens)
     return trie
-
-
-def answer_token_ids(tokenizer: TextTokenizer, answers: Sequence[str] = ("Yes", "No")) -> list[int]:
-    """First token id of each answer word (for pointwise T0 scoring); they must differ."""
-    ids = []
-    for answer in answers:
-        tokens = list(tokenizer.encode(answer))
-        if not tokens:
-            raise ValueError(f"the vocabulary encodes {answer!r} as no tokens")
-        ids.append(int(tokens[0]))
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"answers {answers} share their first token ids {ids}")
-    return ids

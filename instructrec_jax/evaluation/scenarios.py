@@ -5,6 +5,8 @@
   (``p1p2_i0_t3``), a vague intention (``p1_i1_t3``) or a specific one (``p1_i2_t3``).
 - ``product_search``: ⟨P0, I1/I2, T3⟩ on the unseen-item split: only examples whose target
   item was held out of training (``item_split`` says ``valid`` / ``test``).
+- ``sequential_pointwise`` (extra, not in the paper's tables): ⟨P1, I0, T0⟩, candidates
+  ranked by p(Yes) of one instruction each.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ SCENARIOS: dict[str, Scenario] = {
     "product_search": Scenario(
         "product_search", "product_search", ("p0_i1_t3", "p0_i2_t3"), unseen_items_only=True
     ),
+    "sequential_pointwise": Scenario("sequential_pointwise", "recommendation", ("p1_i0_t0",)),
 }
 
 

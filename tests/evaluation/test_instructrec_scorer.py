@@ -17,7 +17,7 @@ from instructrec_jax.evaluation.instructrec_scorer import (
     rank_templates,
 )
 from instructrec_jax.evaluation.scorer import CandidateScorer
-from instructrec_jax.inference import buckets, scoring
+from instructrec_jax.inference import buckets, pointwise, scoring
 from instructrec_jax.inference.engine import ScoringEngine
 from instructrec_jax.instructions.teachers import HeuristicTeacher
 from instructrec_jax.instructions.templates import load_templates
@@ -28,10 +28,10 @@ from tests.inference.conftest import VOCAB, random_params
 
 
 class WordTokenizer:
-    """One id per whitespace word, by CRC32, in [2, VOCAB)."""
+    """One id per whitespace word, by CRC32, in [2, VOCAB - 1) ("Yes" and "No" differ)."""
 
     def encode(self, s: str) -> list[int]:
-        return [2 + zlib.crc32(word.encode()) % (VOCAB - 2) for word in s.split()]
+        return [2 + zlib.crc32(word.encode()) % (VOCAB - 3) for word in s.split()]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,7 @@ def test_rank_templates_lists_plain_t3_templates():
     templates = load_templates()
     assert rank_templates(templates, "p1_i0_t3") == ["A7", "A8", "A9", "A10", "A13"]
     assert rank_templates(templates, "p0_i2_t3") == ["B7", "B8", "B9"]
+    assert rank_templates(templates, "p1_i0_t0") == ["A11", "A12"]
     assert rank_templates(templates, "p1_i0_t2") == []
 
 
@@ -109,5 +110,22 @@ def test_lists_without_the_target_and_rebinding(scorer_and_model):
     assert scores.shape == (2, 9) and np.all(scores < 0)
     other = scorer.with_template("p1_i0_t3", "A8")
     assert other.template_id == "A8" and other.engine is scorer.engine
-    with pytest.raises(ValueError, match="not a plain T3 template"):
+    with pytest.raises(ValueError, match="not a plain T3/T0 template"):
         scorer.with_template("p1_i0_t3", "B7")
+
+
+def test_pointwise_templates_rank_by_yes_probability(scorer_and_model):
+    scorer, module, params, dataset = scorer_and_model
+    pointwise_scorer = scorer.with_template("p1_i0_t0", "A11")
+    examples = dataset.test[:2]
+    scores = pointwise_scorer.score(examples)
+    assert scores.shape == (2, 10) and np.all((scores > 0) & (scores < 1))
+    instructions, shown = pointwise_scorer.render_instructions(
+        examples, [e.candidates for e in examples]
+    )
+    assert [s[0] for s in shown] == [c for e in examples for c in e.candidates]
+    yes_id, no_id = WordTokenizer().encode("Yes")[0], WordTokenizer().encode("No")[0]
+    expected = jax.jit(
+        functools.partial(pointwise.yes_probability, module, yes_id=yes_id, no_id=no_id)
+    )(params, jnp.asarray(buckets.pad_token_rows(instructions, 128)))
+    np.testing.assert_allclose(scores.ravel(), np.asarray(expected), rtol=1e-5, atol=1e-6)

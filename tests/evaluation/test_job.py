@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instructrec_jax.evaluation import job
+from instructrec_jax.evaluation.instructrec_scorer import answer_token_ids
 from tests.evaluation.helpers import small_dataset
 from tests.evaluation.test_instructrec_scorer import WordTokenizer
 
@@ -28,8 +29,8 @@ class LetterTokenizer:
 
 
 def test_answer_token_ids():
-    assert job.answer_token_ids(LetterTokenizer()) == [2 + ord("Y"), 2 + ord("N")]
+    assert answer_token_ids(LetterTokenizer()) == [2 + ord("Y"), 2 + ord("N")]
     with pytest.raises(ValueError, match="share"):
-        job.answer_token_ids(LetterTokenizer(), ("Yes", "Yup"))
+        answer_token_ids(LetterTokenizer(), ("Yes", "Yup"))
     with pytest.raises(ValueError, match="no tokens"):
-        job.answer_token_ids(LetterTokenizer(), ("", "No"))
+        answer_token_ids(LetterTokenizer(), ("", "No"))
