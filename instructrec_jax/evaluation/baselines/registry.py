@@ -13,7 +13,7 @@ from typing import Any
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.evaluation.baselines.popularity import PopularityScorer
 from instructrec_jax.evaluation.baselines.random_scorer import RandomScorer
-from instructrec_jax.evaluation.baselines.sasrec import SASRecScorer
+from instructrec_jax.evaluation.baselines.sasrec import META_FILE, SASRecScorer
 from instructrec_jax.evaluation.baselines.sasrec_config import SASRecConfig
 from instructrec_jax.evaluation.scorer import CandidateScorer
 
@@ -40,7 +40,7 @@ def _make_sasrec(
 ) -> CandidateScorer:
     """Train SASRec, or with ``model_dir`` reuse a model saved there for this dataset
     (trained and saved there when the directory holds none)."""
-    if model_dir is not None and (Path(model_dir) / "sasrec.json").exists():
+    if model_dir is not None and (Path(model_dir) / META_FILE).exists():
         scorer = SASRecScorer.load(model_dir, expected_fingerprint=dataset.fingerprint)
         if scorer.training.get("seed") != seed:
             raise ValueError(

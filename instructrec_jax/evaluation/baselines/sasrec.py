@@ -4,10 +4,11 @@ Saved as a directory without pickle:
 
 ```
 DIR/sasrec_params.msgpack   flax.serialization msgpack of the parameter tree
-DIR/sasrec.json             format version, config, item ids in index order, the
+DIR/sasrec.json             format version, config, item ids in index order and the
                             training summary (seed, epochs, validation metrics, seconds,
-                            dataset name and fingerprint) and every user's interacted
-                            item indices (for ``top_items`` exclusion)
+                            dataset name and fingerprint)
+DIR/interacted.json         user id -> the indices of every item the user interacted
+                            with (for ``top_items`` exclusion), compact JSON
 ```
 """
 
@@ -39,6 +40,7 @@ from instructrec_jax.evaluation.baselines.sasrec_train import fit_sasrec
 
 PARAMS_FILE = "sasrec_params.msgpack"
 META_FILE = "sasrec.json"
+INTERACTED_FILE = "interacted.json"
 FORMAT_VERSION = 1
 
 
@@ -165,9 +167,12 @@ class SASRecScorer:
             "config": self.config.to_json_dict(),
             "item_ids": list(self.index.item_ids),
             "training": self.training,
-            "interacted": {user: indices.tolist() for user, indices in self.interacted.items()},
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        interacted = {user: indices.tolist() for user, indices in self.interacted.items()}
+        (directory / INTERACTED_FILE).write_text(
+            json.dumps(interacted, separators=(",", ":")), encoding="utf-8"
+        )
         return directory
 
     @classmethod
@@ -192,10 +197,7 @@ class SASRecScorer:
         if list(index.item_ids) != list(meta["item_ids"]):
             raise ValueError(f"{directory / META_FILE}: item_ids are not sorted and unique")
         params = _read_params(directory / PARAMS_FILE, config, index.num_items)
-        interacted = {
-            user: np.asarray(indices, dtype=np.int32)
-            for user, indices in meta["interacted"].items()
-        }
+        interacted = _read_interacted(directory / INTERACTED_FILE, index.num_items)
         return cls(params, config, index, interacted, meta["training"])
 
 
@@ -208,10 +210,26 @@ def _read_meta(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: format {meta.get('format')!r}, expected {FORMAT_VERSION}")
-    missing = sorted({"config", "item_ids", "training", "interacted"} - set(meta))
+    missing = sorted({"config", "item_ids", "training"} - set(meta))
     if missing:
         raise ValueError(f"{path}: missing fields {missing}")
     return meta
+
+
+def _read_interacted(path: Path, num_items: int) -> dict[str, np.ndarray]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing (written by SASRecScorer.save)") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    interacted = {}
+    for user, indices in raw.items():
+        array = np.asarray(indices, dtype=np.int32)
+        if array.ndim != 1 or (array.size and (array.min() < 1 or array.max() > num_items)):
+            raise ValueError(f"{path}: user {user!r} has item indices outside 1..{num_items}")
+        interacted[user] = array
+    return interacted
 
 
 def _read_params(path: Path, config: SASRecConfig, num_items: int) -> Params:

@@ -10,7 +10,7 @@ from baseline_datasets import chain_sequences, dataset_from_sequences, small_sas
 
 from instructrec_jax.data import EvalExample
 from instructrec_jax.evaluation.baselines import PopularityScorer, SASRecScorer
-from instructrec_jax.evaluation.baselines.sasrec import META_FILE, PARAMS_FILE
+from instructrec_jax.evaluation.baselines.sasrec import INTERACTED_FILE, META_FILE, PARAMS_FILE
 from instructrec_jax.evaluation.metrics import ranking_metrics
 
 
@@ -101,6 +101,9 @@ def test_save_load_round_trip(tmp_path, chain_dataset, trained_chain_sasrec):
 
 def test_load_rejects_mismatched_files(tmp_path, trained_chain_sasrec):
     model_dir = trained_chain_sasrec.save(tmp_path / "model")
+    (model_dir / INTERACTED_FILE).write_text(json.dumps({"u0000": [1, 41]}))
+    with pytest.raises(ValueError, match=r"u0000.*outside 1\.\.40"):
+        SASRecScorer.load(model_dir)
     meta = json.loads((model_dir / META_FILE).read_text())
     meta["config"]["hidden_size"] = 16
     (model_dir / META_FILE).write_text(json.dumps(meta))
