@@ -23,6 +23,7 @@ from pathlib import Path
 import gin
 from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
 from instructrec_jax.inference.buckets import ScoringBuckets
+from instructrec_jax.models.config import T5Config
 
 REQUIRED_MACROS = ("CHECKPOINT_PATH", "DATASET", "VOCABULARY", "EVAL_OUTPUT_DIR")
 REPO_GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
@@ -37,7 +38,7 @@ def evaluate(
     dataset: str = gin.REQUIRED,
     vocabulary: str = gin.REQUIRED,
     output_dir: str = gin.REQUIRED,
-    model_config: object | None = None,
+    model_config: T5Config | None = None,
     hf_config: str | None = None,
     dtype: str | None = "float32",
     baselines: Sequence[str] = ("random", "popularity", "sasrec"),
@@ -140,7 +141,7 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
             raise ValueError(f"gin macro {name} is not set (e.g. --gin.{name}=\"'...'\")")
 
 
-def gin_model_config() -> object | None:
+def gin_model_config() -> T5Config | None:
     """The gin-bound ``T5Config`` if a model gin file was given, else None."""
     from instructrec_jax.models.gin_configurables import configured_t5_config
 
