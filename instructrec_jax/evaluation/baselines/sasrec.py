@@ -127,8 +127,17 @@ class SASRecScorer:
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        if not examples:
-            return []
+        results: list[tuple[str, ...]] = []
+        chunk = self.config.eval_batch_size  # bounds memory: chunk x num_items scores
+        for start in range(0, len(examples), chunk):
+            results.extend(
+                self._top_items_chunk(examples[start : start + chunk], k, exclude_interacted)
+            )
+        return results
+
+    def _top_items_chunk(
+        self, examples: Sequence[EvalExample], k: int, exclude_interacted: bool
+    ) -> list[tuple[str, ...]]:
         histories = encode_histories(examples, self.index, self._max_length)
         scores = catalog_scores(self.model, self.params, histories, self.config.eval_batch_size)
         if exclude_interacted:

@@ -114,3 +114,18 @@ def test_load_rejects_mismatched_files(tmp_path, trained_chain_sasrec):
         SASRecScorer.load(model_dir)
     with pytest.raises(FileNotFoundError, match="no saved SASRec"):
         SASRecScorer.load(tmp_path / "missing")
+
+
+def test_top_items_and_scores_do_not_depend_on_chunk_size(chain_dataset, trained_chain_sasrec):
+    small_chunks = SASRecScorer(
+        trained_chain_sasrec.params,
+        dataclasses.replace(trained_chain_sasrec.config, eval_batch_size=16),
+        trained_chain_sasrec.index,
+        trained_chain_sasrec.interacted,
+        trained_chain_sasrec.training,
+    )
+    examples = chain_dataset.test[:40]
+    assert small_chunks.top_items(examples, 5) == trained_chain_sasrec.top_items(examples, 5)
+    np.testing.assert_allclose(
+        small_chunks.score(examples), trained_chain_sasrec.score(examples), rtol=1e-5, atol=1e-5
+    )
