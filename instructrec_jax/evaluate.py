@@ -15,6 +15,7 @@ Writes ``metrics.json``, ``results.md``, ``chart.png`` and resumable ``shards/``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -96,8 +97,23 @@ def evaluate(
             by_name.get(hard_negative_retriever)
             or job.make_baselines([hard_negative_retriever], data, evaluation.seed, output_dir)[0]
         )
+    run_settings = {
+        "checkpoint": str(checkpoint_path),
+        "model_config": dataclasses.asdict(config),
+        "vocabulary": str(vocabulary),
+        "length_normalize": length_normalize,
+        "max_input_tokens": max_input_tokens,
+        "baselines": list(baselines),
+    }
     return run_evaluation(
-        data, output_dir, instructrec, baseline_scorers, evaluation, retriever, progress
+        data,
+        output_dir,
+        instructrec,
+        baseline_scorers,
+        evaluation,
+        retriever,
+        progress,
+        run_settings,
     )
 
 

@@ -11,10 +11,12 @@ an interrupted run resumes (see :mod:`instructrec_jax.evaluation.shards`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -201,6 +203,11 @@ def _choose_template(
     if not template_ids:
         raise ValueError(f"{ranker.name}: no T3 template renders {instruction_type!r}")
     examples = job.examples(scenario, "valid", "random")
+    if not examples:
+        logger.warning(
+            "%s has no validation examples; using template %s", scenario.name, template_ids[0]
+        )
+        return template_ids[0], {}
     scores: dict[str, float] = {}
     for template_id in template_ids:
         scorer = ranker.with_template(instruction_type, template_id)
@@ -274,6 +281,26 @@ def _total_shards(job: _Job, instructrec: TemplatedScorer | None, num_baselines:
     return total
 
 
+def _shard_digest(
+    dataset: ProcessedDataset,
+    config: EvaluationConfig,
+    retriever: protocols_lib.Retriever | None,
+    run_settings: Mapping[str, Any] | None,
+) -> str:
+    """Digest of everything that changes a shard's ranks for the same users."""
+    identity = {
+        "dataset": dataset.fingerprint,
+        "seed": config.seed,
+        "group_size": config.group_size,
+        "extended_negatives": config.extended_negatives,
+        "hard_negatives": config.hard_negatives,
+        "retriever": None if retriever is None else retriever.name,
+        "run": dict(run_settings or {}),
+    }
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def run_evaluation(
     dataset: ProcessedDataset,
     output_dir: str | Path,
@@ -282,6 +309,7 @@ def run_evaluation(
     config: EvaluationConfig | None = None,
     retriever: protocols_lib.Retriever | None = None,
     progress: bool = True,
+    run_settings: Mapping[str, Any] | None = None,
 ) -> EvaluationResult:
     """Evaluate InstructRec (template chosen on validation) and baselines on test.
 
@@ -296,6 +324,10 @@ def run_evaluation(
       config: scenarios, protocols, caps, seeds.
       retriever: proposes hard negatives (needed for protocol ``hard``).
       progress: show a progress bar over shards.
+      run_settings: JSON-able description of what produced the scores (checkpoint path,
+        dtype, vocabulary, ...). Shards live under ``shards/<digest>/`` where the digest
+        covers these, the config's seeds and negative counts and the dataset fingerprint,
+        so a run with other settings never reuses them.
     """
     config = config or EvaluationConfig()
     if instructrec is None and not baselines:
@@ -303,7 +335,9 @@ def run_evaluation(
     if "hard" in config.protocols and retriever is None:
         raise ValueError("protocol 'hard' needs a retriever (e.g. the SASRec baseline)")
     output_dir = Path(output_dir)
-    store = ShardStore(output_dir / "shards")
+    store = ShardStore(
+        output_dir / "shards" / _shard_digest(dataset, config, retriever, run_settings)
+    )
     bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress)
     job = _Job(dataset, config, store, retriever, bar)
     bar.total = _total_shards(job, instructrec, len(baselines))
@@ -323,6 +357,7 @@ def run_evaluation(
     if not rows:
         raise ValueError("no scenario had test examples; nothing was evaluated")
     settings = {
+        "run": dict(run_settings or {}),
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint,
         "config": dataclasses.asdict(config),

@@ -71,10 +71,11 @@ def test_cli_evaluates_a_checkpoint_and_resumes(artifacts, tmp_path, capsys):
     assert ours[0]["template_id"] == max(ours[0]["validation"], key=ours[0]["validation"].get)
     assert all(r["num_examples"] == 8 for r in payload["results"])
     assert "| sequential | p1_i0_t3 | InstructRec (" in capsys.readouterr().out
-    shards = sorted(p.name for p in (out / "shards").iterdir())
+    shards = sorted(p.relative_to(out) for p in (out / "shards").glob("*/*.json"))
+    assert len(shards) > 5 and len({p.parent for p in shards}) == 1
     # Rerun: every shard is reused, results are identical.
     assert evaluate.main(_argv(data_dir, vocab_path, checkpoint, out)) == 0
-    assert sorted(p.name for p in (out / "shards").iterdir()) == shards
+    assert sorted(p.relative_to(out) for p in (out / "shards").glob("*/*.json")) == shards
     assert json.loads((out / "metrics.json").read_text())["results"] == payload["results"]
     assert dataset.fingerprint == payload["settings"]["dataset_fingerprint"]
 

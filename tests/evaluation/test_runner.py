@@ -59,7 +59,7 @@ def test_rerun_resumes_from_saved_shards(tmp_path):
     first = ScriptedTemplatedRanker()
     run_evaluation(dataset, tmp_path, first, [], config, progress=False)
     assert first.total_scored_lists() > 0
-    shard_files = sorted((tmp_path / "shards").glob("*.json"))
+    shard_files = sorted((tmp_path / "shards").glob("*/*.json"))
     # Interrupt: drop one finished shard; only that one is recomputed.
     shard_files[0].unlink()
     second = ScriptedTemplatedRanker()
@@ -121,3 +121,15 @@ def test_config_rejects_unknown_names():
         EvaluationConfig(scenarios=("nope",))
     with pytest.raises(ValueError, match="unknown protocols"):
         EvaluationConfig(protocols=("top5",))
+
+
+def test_other_settings_use_other_shards(tmp_path):
+    dataset = small_dataset()
+    config = _config(scenarios=("sequential",), protocols=("random",))
+    run_evaluation(dataset, tmp_path, ScriptedTemplatedRanker(), [], config, progress=False)
+    again = ScriptedTemplatedRanker()
+    run_evaluation(
+        dataset, tmp_path, again, [], config, progress=False, run_settings={"checkpoint": "b"}
+    )
+    assert again.total_scored_lists() > 0  # a new checkpoint is scored, not read back
+    assert len(list((tmp_path / "shards").iterdir())) == 2
