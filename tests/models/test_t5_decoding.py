@@ -22,8 +22,12 @@ CONFIG = T5Config(
 )
 ATOL = 1e-5
 MODEL = Transformer(CONFIG)
-# Jitted apply: one compilation per shape is much cheaper than eager op-by-op dispatch.
-apply = jax.jit(MODEL.apply, static_argnames=("method", "mutable", "decode"))
+# Jitted apply: one compilation per shape is much cheaper than eager op-by-op dispatch, and
+# unoptimized XLA code compiles several times faster for these tiny programs.
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+apply = jax.jit(
+    MODEL.apply, static_argnames=("method", "mutable", "decode"), compiler_options=FAST_COMPILE
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,8 @@ def test_cached_step_decoding_equals_teacher_forcing(variables):
             decode=True,
             method=Transformer.decode,
             mutable=["cache"],
-        )
+        ),
+        compiler_options=FAST_COMPILE,
     )
     inputs = shift_right(targets)
     for position in range(6):
