@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -101,14 +102,8 @@ class T5Config:
         """Number of parameters, from ``jax.eval_shape`` of the initializer (no allocation)."""
         from instructrec_jax.models.t5 import abstract_params
 
-        leaves = _leaves(abstract_params(self))
+        leaves = jax.tree_util.tree_leaves(abstract_params(self))
         return int(sum(int(np.prod(leaf.shape)) for leaf in leaves))
-
-
-def _leaves(tree: Any) -> list[Any]:
-    import jax
-
-    return jax.tree_util.tree_leaves(tree)
 
 
 # Large models save only weight-matmul outputs in the backward pass.

@@ -140,3 +140,17 @@ def test_decode_rejects_missing_encoder_output(variables):
             jnp.ones((1, 2), jnp.int32),
             method=Transformer.decode,
         )
+
+
+def test_bfloat16_activations_track_float32(variables):
+    rng = np.random.default_rng(3)
+    encoder_tokens = tokens(rng, [6, 3], 6)
+    targets = tokens(rng, [4, 2], 4)
+    want = apply(variables, encoder_tokens, shift_right(targets))
+    bf16 = jax.jit(
+        Transformer(CONFIG.replace(dtype="bfloat16")).apply, compiler_options=FAST_COMPILE
+    )(variables, encoder_tokens, shift_right(targets))
+    assert bf16.dtype == jnp.float32  # logits are always float32
+    valid = targets > 0
+    scale = float(np.max(np.abs(np.asarray(want)[valid])))
+    np.testing.assert_allclose(bf16[valid], want[valid], atol=0.05 * scale, rtol=0)
