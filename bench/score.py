@@ -12,7 +12,8 @@ same token inputs, same machine, one run:
 A per-pair scorer's cost does not depend on N (every pair is a full forward pass), so
 naive and hf are timed on the first ``--pair_budget`` pairs of the same inputs and
 reported as candidates per second. Compilation / warm-up calls are excluded; each timing
-is the best of ``--repeats`` runs (the machine may be shared).
+is the best of ``--repeats`` rounds that alternate the three scorers, so a shared
+machine's load changes affect all of them alike.
 
     python bench/score.py                      # flan-t5-small dims, 10 and 100 candidates
     python bench/score.py --size=base --repeats=1
@@ -54,14 +55,17 @@ def make_inputs(seed, num_instructions, num_candidates, input_length, title_leng
     return instructions, candidates
 
 
-def best_time(fn, repeats):
-    fn()  # warm-up (compilation)
-    times = []
+def interleaved_best_times(runs, repeats):
+    """Best wall time per named run; rounds alternate the runs so load drifts hit all."""
+    for run in runs.values():
+        run()  # warm-up (compilation)
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def pairs_of(instructions, candidates, budget):
@@ -69,7 +73,7 @@ def pairs_of(instructions, candidates, budget):
     return pairs[:budget]
 
 
-def time_ours(module, params, instructions, candidates, repeats, target_bucket):
+def ours_run(module, params, instructions, candidates, target_bucket):
     n = len(candidates[0])
     spec = buckets_lib.ScoringBuckets(
         input_lengths=(len(instructions[0]),),
@@ -78,11 +82,10 @@ def time_ours(module, params, instructions, candidates, repeats, target_bucket):
         batch_size=len(instructions),
     )
     engine = ScoringEngine(module, params, spec)
-    seconds = best_time(lambda: engine.score(instructions, candidates), repeats)
-    return len(instructions) * n / seconds
+    return lambda: engine.score(instructions, candidates)
 
 
-def time_naive(module, params, pairs, pair_batch, repeats, target_length):
+def naive_run(module, params, pairs, pair_batch, target_length):
     score = jax.jit(lambda p, e, t: scoring.score_candidates_naive(module, p, e, t))
 
     def run():
@@ -93,7 +96,7 @@ def time_naive(module, params, pairs, pair_batch, repeats, target_length):
             # One candidate per row: [P, 1, T] with the instruction repeated per pair.
             np.asarray(score(params, jnp.asarray(encoder), jnp.asarray(targets)[:, None]))
 
-    return len(pairs) / best_time(run, repeats)
+    return run
 
 
 def hf_model(config):
@@ -119,7 +122,7 @@ def hf_model(config):
     return transformers.T5ForConditionalGeneration(hf_config).eval()
 
 
-def time_hf(model, pairs, pair_batch, repeats, target_length):
+def hf_run(model, pairs, pair_batch, target_length):
     import torch
 
     def run():
@@ -146,7 +149,7 @@ def time_hf(model, pairs, pair_batch, repeats, target_length):
                 picked = log_probs.gather(-1, labels[..., None])[..., 0]
                 (picked * (labels > 0)).sum(-1).numpy()
 
-    return len(pairs) / best_time(run, repeats)
+    return run
 
 
 def main() -> None:
@@ -187,14 +190,21 @@ def main() -> None:
             config.vocab_size,
         )
         pairs = pairs_of(instructions, candidates, args.pair_budget)
-        ours = time_ours(module, params, instructions, candidates, args.repeats, args.title_max)
-        hf = time_hf(model, pairs, args.pair_batch, args.repeats, args.title_max)
+        runs = {
+            "ours": ours_run(module, params, instructions, candidates, args.title_max),
+            "hf": hf_run(model, pairs, args.pair_batch, args.title_max),
+        }
+        if not args.skip_naive:
+            runs["naive"] = naive_run(module, params, pairs, args.pair_batch, args.title_max)
+        seconds = interleaved_best_times(runs, args.repeats)
+        ours = len(instructions) * n / seconds["ours"]
+        hf = len(pairs) / seconds["hf"]
         line = (
             f"N={n:4d}: ours {ours:8.1f} cand/s | hf per-pair {hf:7.1f} cand/s | "
             f"ours/hf {ours / hf:6.1f}x"
         )
         if not args.skip_naive:
-            naive = time_naive(module, params, pairs, args.pair_batch, args.repeats, args.title_max)
+            naive = len(pairs) / seconds["naive"]
             line += f" | naive {naive:7.1f} cand/s | ours/naive {ours / naive:6.1f}x"
         print(line, flush=True)
 
