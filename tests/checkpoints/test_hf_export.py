@@ -19,6 +19,7 @@ from instructrec_jax.checkpoints import (
     load_hf_params,
     load_params,
 )
+from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import Transformer
 
 
@@ -102,6 +103,34 @@ def test_hf_mismatch_names_keys_and_expected_shapes(tiny_hf_checkpoint, tmp_path
         "wrong shape for encoder.block.0.layer.1.DenseReluDense.wi_0.weight "
         "(-> encoder/layers_0/mlp/wi_0/kernel): got (5, 48), expected (64, 48)",
     ]
+
+
+def test_published_flan_t5_small_config_maps_to_the_preset():
+    published = {
+        "architectures": ["T5ForConditionalGeneration"],
+        "d_ff": 1024,
+        "d_kv": 64,
+        "d_model": 512,
+        "decoder_start_token_id": 0,
+        "dropout_rate": 0.1,
+        "eos_token_id": 1,
+        "feed_forward_proj": "gated-gelu",
+        "initializer_factor": 1.0,
+        "is_encoder_decoder": True,
+        "layer_norm_epsilon": 1e-06,
+        "model_type": "t5",
+        "n_positions": 512,
+        "num_decoder_layers": 8,
+        "num_heads": 6,
+        "num_layers": 8,
+        "output_past": True,
+        "pad_token_id": 0,
+        "relative_attention_max_distance": 128,
+        "relative_attention_num_buckets": 32,
+        "tie_word_embeddings": False,
+        "vocab_size": 32128,
+    }
+    assert config_from_hf(published) == T5Config.preset("small", dropout_rate=0.1)
 
 
 def test_config_from_hf_rejects_other_variants(tmp_path):

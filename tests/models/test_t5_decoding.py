@@ -48,14 +48,21 @@ def shift_right(targets: np.ndarray) -> np.ndarray:
     return inputs
 
 
-def test_cached_step_decoding_equals_teacher_forcing(variables):
+@pytest.mark.parametrize("num_candidates", [None, 2])
+def test_cached_step_decoding_equals_teacher_forcing(variables, num_candidates):
     rng = np.random.default_rng(0)
     encoder_tokens = tokens(rng, [9, 4], 9)
-    targets = tokens(rng, [6, 6], 6)
-    want = apply(variables, encoder_tokens, shift_right(targets))
+    rows = 2 * (num_candidates or 1)
+    targets = tokens(rng, [6] * rows, 6)
+    # With a candidate axis, row b's candidates all read encoder row b (like beams).
+    repeated_encoder = np.repeat(encoder_tokens, num_candidates or 1, axis=0)
+    want = apply(variables, repeated_encoder, shift_right(targets))
+    if num_candidates:
+        targets = targets.reshape(2, num_candidates, 6)
+        want = want.reshape(2, num_candidates, 6, -1)
     encoded = apply(variables, encoder_tokens, method=Transformer.encode)
     cross_kv = apply(variables, encoded, method=Transformer.cross_attention_kv)
-    cache = init_decode_cache(CONFIG, batch_size=2, max_decode_length=6)
+    cache = init_decode_cache(CONFIG, 2, max_decode_length=6, num_candidates=num_candidates)
     step = jax.jit(
         lambda cache, token: MODEL.apply(
             {**variables, "cache": cache},
@@ -71,9 +78,9 @@ def test_cached_step_decoding_equals_teacher_forcing(variables):
     )
     inputs = shift_right(targets)
     for position in range(6):
-        logits, mutated = step(cache, inputs[:, position : position + 1])
+        logits, mutated = step(cache, inputs[..., position : position + 1])
         cache = mutated["cache"]
-        np.testing.assert_allclose(logits[:, 0], want[:, position], atol=ATOL, rtol=0)
+        np.testing.assert_allclose(logits[..., 0, :], want[..., position, :], atol=ATOL, rtol=0)
 
 
 def test_candidate_axis_equals_repeated_inputs(variables):
