@@ -151,3 +151,14 @@ def test_t5x_checkpoint_requires_a_config_and_a_known_layout(tmp_path, params):
         load_params(tmp_path / "empty", CONFIG)
     with pytest.raises(FileNotFoundError):
         load_params(tmp_path / "missing", CONFIG)
+
+
+def test_checkpoints_written_by_the_trainer_load(tmp_path, params):
+    from instructrec_jax.training.checkpointing import Checkpointer
+
+    checkpointer = Checkpointer(str(tmp_path / "model_dir"), keep=2, asynchronous=False)
+    state = {"params": params, "opt_state": {"count": np.int32(9)}, "step": np.int32(9)}
+    checkpointer.save(9, state)
+    checkpointer.close()
+    assert resolve_checkpoint(str(tmp_path / "model_dir"))[0] is CheckpointFormat.TRAINER
+    assert_same_tree(load_params(tmp_path / "model_dir", CONFIG), params)
