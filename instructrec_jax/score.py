@@ -2,7 +2,7 @@
 
     python -m instructrec_jax.score --checkpoint=PATH --input=pairs.jsonl \\
         --output=scores.jsonl [--vocab=SPM_MODEL] [--gin_file=gin/models/flan_t5_small.gin] \\
-        [--gin.VOCAB_SIZE=32128] [--batch_size=32] [--dtype=float32]
+        [--gin.VOCAB_SIZE=32128] [--batch_size=32] [--dtype=float32] [--num_partitions=N]
 
 Each input line is a JSON object with either token ids (``encoder_input_tokens``,
 ``decoder_target_tokens``: lists without padding, EOS included) or text (``inputs``,
@@ -15,6 +15,7 @@ and trainer checkpoints take the model from gin (``--gin_file``/``--gin.`` bindi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -32,7 +33,8 @@ from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_c
 from instructrec_jax.checkpoints.hf import config_from_hf
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.scoring import sequence_log_likelihood
-from instructrec_jax.models.t5 import Transformer
+from instructrec_jax.models.t5 import Transformer, abstract_params
+from instructrec_jax.partitioning import Partitioner, make_mesh
 
 EOS_ID = 1
 MIN_BUCKET = 8
@@ -142,13 +144,35 @@ def _score_batch(
 
 
 def score_examples(
-    params: Any, config: T5Config, examples: Sequence[ScoreExample], batch_size: int = 32
+    params: Any,
+    config: T5Config,
+    examples: Sequence[ScoreExample],
+    batch_size: int = 32,
+    partitioner: Partitioner | None = None,
 ) -> np.ndarray:
     """Scores [len(examples)] (nats) in input order.
 
     Examples are sorted by length and batched; every batch has ``batch_size`` rows and
-    power-of-two lengths, so the number of compiled programs stays small.
+    power-of-two lengths, so the number of compiled programs stays small. With a
+    ``partitioner`` (params already placed by it) batches are split over its ``data`` axis.
     """
+    if partitioner is not None and batch_size % partitioner.mesh.shape["data"]:
+        raise ValueError(
+            f"batch_size {batch_size} must be a multiple of the mesh's data axis "
+            f"({partitioner.mesh.shape['data']})"
+        )
+    context = partitioner.activate() if partitioner is not None else contextlib.nullcontext()
+    with context:
+        return _score_sorted_batches(params, config, examples, batch_size, partitioner)
+
+
+def _score_sorted_batches(
+    params: Any,
+    config: T5Config,
+    examples: Sequence[ScoreExample],
+    batch_size: int,
+    partitioner: Partitioner | None,
+) -> np.ndarray:
     model = Transformer(config)
     order = sorted(
         range(len(examples)), key=lambda i: (len(examples[i].inputs), len(examples[i].targets))
@@ -165,6 +189,8 @@ def score_examples(
             batch_size,
             bucket_length(max(len(e.targets) for e in batch)),
         )
+        if partitioner is not None:
+            encoder, targets = jax.device_put((encoder, targets), partitioner.data_sharding())
         batch_scores = np.asarray(_score_batch(model, params, encoder, targets))
         scores[chosen] = batch_scores[: len(batch)]
     return scores
@@ -207,13 +233,25 @@ def score_file(
     vocab_path: str | None = None,
     config: T5Config | None = None,
     batch_size: int = 32,
+    num_partitions: int | None = None,
 ) -> np.ndarray:
-    """Library form of the CLI: score every line of ``input_path`` into ``output_path``."""
+    """Library form of the CLI: score every line of ``input_path`` into ``output_path``.
+
+    ``num_partitions`` shards the model over a ('data', 'model') mesh of all devices
+    (model axis of that size, T5X logical axis rules); None runs on one device.
+    """
     if config is None:
         config = model_config_for(checkpoint)
     examples = read_examples(input_path, config.vocab_size, vocab_path)
-    params = jax.device_put(load_params(checkpoint, config))
-    scores = score_examples(params, config, examples, batch_size)
+    host_params = load_params(checkpoint, config)
+    partitioner = None
+    if num_partitions is None:
+        params = jax.device_put(host_params)
+    else:
+        partitioner = Partitioner(make_mesh(num_partitions))
+        params = jax.device_put(host_params, partitioner.param_shardings(abstract_params(config)))
+    del host_params
+    scores = score_examples(params, config, examples, batch_size, partitioner)
     write_scores(output_path, examples, scores)
     return scores
 
@@ -228,6 +266,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--gin_file", action="append", default=[])
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--dtype", default=None, help="activation dtype override, e.g. float32")
+    parser.add_argument(
+        "--num_partitions", type=int, default=None, help="model-parallel size (default: 1 device)"
+    )
     flags, rest = parser.parse_known_args(list(argv))
     bindings = []
     for argument in rest:
@@ -243,7 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if flags.dtype is not None:
         config = config.replace(dtype=flags.dtype)
     scores = score_file(
-        flags.checkpoint, flags.input, flags.output, flags.vocab, config, flags.batch_size
+        flags.checkpoint,
+        flags.input,
+        flags.output,
+        flags.vocab,
+        config,
+        flags.batch_size,
+        flags.num_partitions,
     )
     print(f"wrote {len(scores)} scores to {flags.output}")
     return 0

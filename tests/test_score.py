@@ -90,6 +90,34 @@ def test_token_lines_with_hf_checkpoint(tmp_path, params):
         assert line["score"] < 0
 
 
+def test_partitioned_scoring_equals_single_device(tmp_path, params):
+    checkpoint = export_hf(params, CONFIG, tmp_path / "hf")
+    records = [
+        {"encoder_input_tokens": inputs, "decoder_target_tokens": targets}
+        for inputs, targets in PAIRS
+    ]
+    write_lines(tmp_path / "pairs.jsonl", records)
+    scores = score_file(
+        str(checkpoint),
+        str(tmp_path / "pairs.jsonl"),
+        str(tmp_path / "out.jsonl"),
+        config=CONFIG,
+        batch_size=4,
+        num_partitions=2,
+    )
+    want = [reference_score(params, inputs, targets) for inputs, targets in PAIRS]
+    np.testing.assert_allclose(scores, want, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="multiple of the mesh's data axis"):
+        score_file(
+            str(checkpoint),
+            str(tmp_path / "pairs.jsonl"),
+            str(tmp_path / "out.jsonl"),
+            config=CONFIG,
+            batch_size=3,
+            num_partitions=2,
+        )
+
+
 def test_text_lines_with_sentencepiece_and_trainer_checkpoint(tmp_path, params):
     import sentencepiece
 
