@@ -50,6 +50,20 @@ def test_make_mesh_shapes_and_errors():
         make_mesh(mesh_shape=(3, 2))
 
 
+def test_partitioner_activation_and_data_shardings():
+    partitioner = Partitioner(make_mesh(num_partitions=2), standard_logical_axis_rules(fsdp=True))
+    assert partitioner.sharding(("batch", "length", "vocab")).spec == PartitionSpec(
+        "data", None, "model"
+    )
+    # batch already uses 'data', so embed falls back to replicated for activations.
+    assert partitioner.sharding(("batch", "length", "embed")).spec == PartitionSpec(
+        "data", None, None
+    )
+    assert partitioner.sharding(("embed", "mlp")).spec == PartitionSpec("data", "model")
+    assert partitioner.data_sharding().spec == PartitionSpec("data")
+    assert partitioner.replicated().spec == PartitionSpec()
+
+
 def _init(rng: jax.Array) -> dict:
     tokens = jnp.ones((1, 1), jnp.int32)
     return Transformer(CONFIG).init(rng, tokens, tokens)
