@@ -47,8 +47,10 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, check, train; returns the process exit code."""
+    from instructrec_jax.tf_setup import import_tensorflow
     from instructrec_jax.training import gin_setup, preflight
 
+    import_tensorflow()  # before any task module: TF must never claim GPU memory or TPUs
     flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         gin_setup.parse(
@@ -67,7 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import jax
 
-    from instructrec_jax.tf_setup import import_tensorflow
     from instructrec_jax.training import train
 
     if jax.process_index() == 0:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
 import os
 import re
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ import gin
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.optimizer import AdafactorConfig
+from instructrec_jax.training.preflight import import_task_module
 
 REQUIRED_MACROS = ("MODEL_DIR", "MIXTURE_OR_TASK_NAME")
 REPO_GIN_DIR = Path(__file__).resolve().parents[2] / "gin"
@@ -115,7 +115,10 @@ def parse(
     # register configurables the files bind (e.g. the mixture rate), so it must happen
     # before the strict pass, not through a gin `import` line.
     _parse(resolved, bindings, skip_unknown=True)
-    import_task_module(_macro_value("MIXTURE_OR_TASK_MODULE"))
+    module = _macro_value("MIXTURE_OR_TASK_MODULE")
+    if module is not None and not isinstance(module, str):
+        raise GinConfigError(f"MIXTURE_OR_TASK_MODULE must be a module name, got {module!r}")
+    import_task_module(module)
     gin.clear_config()
     _parse(resolved, bindings, skip_unknown=False)
     check_required_macros()
@@ -135,21 +138,6 @@ def _macro_value(name: str) -> object:
         return gin.query_parameter(f"%{name}")
     except ValueError:
         return None
-
-
-def import_task_module(module_name: object) -> None:
-    """Import ``MIXTURE_OR_TASK_MODULE`` (registers SeqIO tasks and their configurables)."""
-    if not module_name:
-        return
-    if not isinstance(module_name, str):
-        raise GinConfigError(f"MIXTURE_OR_TASK_MODULE must be a module name, got {module_name!r}")
-    try:
-        importlib.import_module(module_name)
-    except Exception as error:  # a task module may fail for many reasons; name it either way
-        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise GinConfigError(
-            f"MIXTURE_OR_TASK_MODULE {module_name!r} cannot be imported: {message}"
-        ) from error
 
 
 def resolve_gin_file(path: str, folders: Sequence[str]) -> str:

@@ -31,9 +31,10 @@ def import_task_module(module_name: str | None) -> None:
         return
     try:
         importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
+    except Exception as error:  # a task module fails for many reasons; name it either way
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise SetupError(
-            f"MIXTURE_OR_TASK_MODULE {module_name!r} cannot be imported: {error}"
+            f"MIXTURE_OR_TASK_MODULE {module_name!r} cannot be imported: {message}"
         ) from error
 
 
@@ -109,6 +110,7 @@ def check_train_steps(config: TrainConfig) -> None:
 
 def check_before_compile(config: TrainConfig) -> None:
     """All checks that need no accelerator work, in the order a user would fix them."""
+    import_tensorflow()  # hide accelerators from TF before a task module can touch TF
     import_task_module(config.mixture_or_task_module)
     try:
         check_task_registered(config.mixture_or_task_name)

@@ -84,7 +84,8 @@ def make_train_step(
     """The pure train step ``(state, batch) -> (state, metrics)`` (not yet jitted).
 
     Metrics (float32 scalars): loss, cross_entropy_loss, z_loss, accuracy, target_tokens,
-    learning_rate-free ``grad_norm`` and ``finite`` (1.0 when loss and gradients are finite).
+    ``grad_norm`` (global L2 norm of the token-normalized gradients) and ``finite`` (1.0 when
+    loss and gradient norm are finite).
     """
     optimizer: optax.GradientTransformation = layout.optimizer
 

@@ -112,7 +112,11 @@ def test_short_run_writes_config_gin_and_metrics(capsys, tmp_path):
         "--gin.LOG_PERIOD=1",
         "--gin.EVAL_PERIOD=0",
         "--gin.CHECKPOINT_PERIOD=2",
-        "--gin.DROPOUT_RATE=0.0",
+        # The train loop test's settings: the same program, compiled once per session.
+        "--gin.DROPOUT_RATE=0.1",
+        "--gin.LEARNING_RATE=1e-2",
+        "--gin.NUM_PARTITIONS=2",
+        "--gin.NUM_MICROBATCHES=2",
     )
     assert train_cli.main(argv) == 0
     config_gin = (tmp_path / "run" / "config.gin").read_text()

@@ -1,0 +1,160 @@
+"""The step loop: batches in, train steps, logs, checkpoints, evaluation hooks.
+
+    for each step: next global batch -> jitted train step
+        every log_period:        metrics.jsonl + TensorBoard + progress bar
+        every checkpoint_period: asynchronous Orbax save
+        every eval_period:       validation loss, then ``eval_fn(params, step)``
+
+Loss/gradient NaN or Inf stops the run with :class:`NonFiniteError` naming the step (the
+flag of step s is read while step s+1 runs, so checking costs no pipeline stall), and no
+checkpoint is written from a non-finite state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding
+
+from instructrec_jax.training import input_pipeline
+from instructrec_jax.training.checkpointing import Checkpointer, checkpoint_dir
+from instructrec_jax.training.config import EvalFn, TrainConfig
+from instructrec_jax.training.metrics_writer import MetricsWriter
+from instructrec_jax.training.monitor import ThroughputMeter, average_metrics, check_finite
+from instructrec_jax.training.optimizer import Schedule
+from instructrec_jax.training.state import TrainState
+from instructrec_jax.training.step import EvalStepFn, TrainStepFn
+from instructrec_jax.training.validation import validation_metrics
+
+
+def _due(period: int, step: int, last_step: int) -> bool:
+    return period > 0 and (step % period == 0 or step == last_step)
+
+
+@dataclasses.dataclass
+class TrainLoop:
+    """Everything the loop needs besides the state; ``history`` collects logged records."""
+
+    config: TrainConfig
+    train_step: TrainStepFn
+    eval_step: EvalStepFn
+    shard: input_pipeline.HostShard
+    batch_sharding: NamedSharding
+    schedule: Schedule
+    checkpointer: Checkpointer
+    writer: MetricsWriter
+    eval_fn: EvalFn | None = None
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    last_checkpoint: str | None = None
+
+    def run(self, state: TrainState, start_step: int, base_step: int) -> TrainState:
+        """Steps ``start_step + 1 .. train_steps``; returns the final state.
+
+        The input pipeline starts at batch ``start_step - base_step``: a run started from a
+        step-N checkpoint (T5X semantics: the step carries over) reads its data from the
+        start.
+        """
+        config = self.config
+        batches = input_pipeline.train_batches(
+            config.mixture_or_task_name,
+            config.task_feature_lengths,
+            self.shard,
+            seed=config.seed,
+            start_step=start_step - base_step,
+            shuffle=config.shuffle,
+            pack=config.pack,
+            use_cached=config.use_cached_tasks,
+        )
+        validation = self._validation_batches()
+        meter = ThroughputMeter(config)
+        progress = self._progress_bar(start_step)
+        window: list[dict[str, jax.Array]] = []
+        previous: tuple[int, dict[str, jax.Array]] | None = None
+        last = config.train_steps
+        for step in range(start_step + 1, last + 1):
+            global_batch = input_pipeline.to_global(
+                next(batches), self.batch_sharding, config.batch_size
+            )
+            state, metrics = self.train_step(state, global_batch)
+            if previous is not None:
+                check_finite(*previous)
+            else:
+                jax.block_until_ready(metrics)  # first step: exclude compilation from timing
+                meter.restart(step)
+            previous = (step, metrics)
+            window.append(metrics)
+            if progress is not None:
+                progress.update(1)
+            if _due(config.log_period, step, last) or _due(config.checkpoint_period, step, last):
+                check_finite(step, metrics)
+            if _due(config.log_period, step, last):
+                record = self._log(step, window, meter)
+                if progress is not None:
+                    progress.set_postfix(loss=f"{record['loss']:.4f}")
+                window = []
+            if _due(config.checkpoint_period, step, last):
+                self.checkpointer.save(step, state.to_checkpoint())
+                self.last_checkpoint = checkpoint_dir(config.model_dir, step)
+            if _due(config.eval_period, step, last):
+                self._evaluate(state, step, validation)
+        if previous is not None:
+            check_finite(*previous)
+        if progress is not None:
+            progress.close()
+        return state
+
+    def _record(self, step: int, split: str, record: dict[str, float]) -> None:
+        self.writer.write(step, split, record)
+        self.history.append({"step": step, "split": split, **record})
+
+    def _log(
+        self, step: int, window: list[dict[str, jax.Array]], meter: ThroughputMeter
+    ) -> dict[str, float]:
+        record = average_metrics(jax.device_get(window))
+        record.pop("finite", None)
+        record.update(meter.measure(step))
+        record["learning_rate"] = float(self.schedule(np.int32(step - 1)))
+        self._record(step, "train", record)
+        return record
+
+    def _validation_batches(self) -> list[dict[str, np.ndarray]]:
+        config = self.config
+        split = config.validation_split
+        if not (config.eval_period and split and config.validation_steps):
+            return []
+        if not input_pipeline.has_split(config.mixture_or_task_name, split):
+            return []
+        return input_pipeline.eval_batches(
+            config.mixture_or_task_name,
+            config.task_feature_lengths,
+            self.shard,
+            split=split,
+            num_batches=config.validation_steps,
+            use_cached=config.use_cached_tasks,
+        )
+
+    def _evaluate(
+        self, state: TrainState, step: int, validation: list[dict[str, np.ndarray]]
+    ) -> None:
+        if validation:
+            record = validation_metrics(
+                state.params,
+                validation,
+                self.eval_step,
+                self.batch_sharding,
+                self.config.batch_size,
+            )
+            self._record(step, "validation", record)
+        if self.eval_fn is not None:
+            results = self.eval_fn(state.params, step)
+            self._record(step, "eval", {name: float(value) for name, value in results.items()})
+
+    def _progress_bar(self, start_step: int) -> Any:
+        if not (self.config.progress_bar and jax.process_index() == 0):
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.config.train_steps, initial=start_step, desc="train", unit="step")
