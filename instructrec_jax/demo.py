@@ -21,8 +21,9 @@ import argparse
 import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import gin
 
@@ -38,6 +39,7 @@ class DemoConfig:
     Attributes:
       work_dir: everything the demo writes (instructions, vocabulary, model, reports).
       dataset: a dataset name ``instructrec_jax.data.prepare_dataset`` knows.
+      dataset_kwargs: reader arguments (``path`` for recbole, ``num_users`` for synthetic).
       seed: seeds data splits, instructions, initialization, negatives.
       max_history: history items kept per example.
       vocab_size: SentencePiece pieces (before the 100 extra ids and padding to 128).
@@ -45,18 +47,24 @@ class DemoConfig:
       mixture: training task or mixture; ``{dataset}`` is replaced by the short name.
       train_steps: optimizer steps.
       batch_size: global batch (packed rows).
-      learning_rate: constant learning rate after warmup.
-      warmup_steps: linear warmup steps.
+      learning_rate: peak learning rate. From scratch, 1e-2 with T5's rsqrt decay reached a
+        training loss of 5.8 after 25 steps where T5X's fine-tuning default (1e-3,
+        constant) was still at 8.3.
+      learning_rate_schedule: ``rsqrt`` or ``constant`` (see ``training.optimizer``).
+      warmup_steps: steps at the peak rate before the rsqrt decay starts.
       input_length, target_length: task feature lengths in tokens.
       protocols: evaluation protocols (``random``, ``hard``, ``full100``, ``grouped100``).
       scenarios: evaluation scenarios.
       baselines: baselines ranked on the same candidates.
       max_test_examples: cap on test users per scenario (None: all).
+      max_valid_examples: validation users per scenario used to choose each template.
+      shuffle_buffer_size: per-task shuffle buffer of the training input.
       workers: processes rendering instructions (the output does not depend on it).
     """
 
     work_dir: str = "demo_output"
     dataset: str = "ml-100k"
+    dataset_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
     max_history: int = 20
     vocab_size: int = 4000
@@ -64,7 +72,8 @@ class DemoConfig:
     mixture: str = "instructrec_{dataset}_all"
     train_steps: int = 2000
     batch_size: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-2
+    learning_rate_schedule: str = "rsqrt"
     warmup_steps: int = 100
     input_length: int = 256
     target_length: int = 32
@@ -72,6 +81,8 @@ class DemoConfig:
     scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
     baselines: tuple[str, ...] = ("random", "popularity", "sasrec")
     max_test_examples: int | None = None
+    max_valid_examples: int | None = 128
+    shuffle_buffer_size: int = 2000
     workers: int = 2
 
 
@@ -100,8 +111,12 @@ def run_demo(config: DemoConfig) -> Path:
     work_dir = Path(config.work_dir).resolve()
     started = _stage(f"1/5 data: {config.dataset}")
     dataset = prepare_dataset(
-        config.dataset, PrepareConfig(max_history=config.max_history, seed=config.seed)
+        config.dataset,
+        PrepareConfig(max_history=config.max_history, seed=config.seed),
+        **config.dataset_kwargs,
     )
+    processed_dir = work_dir / "processed"
+    dataset.save(processed_dir)
     print(
         f"   {len(dataset.sequences)} users, {len(dataset.catalog)} items, "
         f"{sum(len(s.item_ids) for s in dataset.sequences.values())} interactions; "
@@ -126,7 +141,12 @@ def run_demo(config: DemoConfig) -> Path:
         seed=config.seed,
     )
     vocabulary = get_vocabulary(vocab_path)
-    names = register_dataset_tasks(config.dataset, str(instructions_dir), vocabulary)
+    names = register_dataset_tasks(
+        config.dataset,
+        str(instructions_dir),
+        vocabulary,
+        shuffle_buffer_size=config.shuffle_buffer_size,
+    )
     mixture = config.mixture.format(dataset=dataset_short_name(config.dataset))
     print(f"   vocabulary {vocab_path} ({vocabulary.vocab_size} ids); {len(names)} tasks/mixtures")
     _done(started)
@@ -145,7 +165,7 @@ def run_demo(config: DemoConfig) -> Path:
             batch_size=config.batch_size,
             model=model_config,
             learning_rate=config.learning_rate,
-            learning_rate_schedule="constant",
+            learning_rate_schedule=config.learning_rate_schedule,
             warmup_steps=config.warmup_steps,
             seed=config.seed,
             checkpoint_period=max(config.train_steps // 4, 1),
@@ -160,7 +180,7 @@ def run_demo(config: DemoConfig) -> Path:
     started = _stage("5/5 evaluation: InstructRec vs baselines on the same candidates")
     evaluation = evaluate(
         checkpoint_path=str(model_dir),
-        dataset=config.dataset,
+        dataset=str(processed_dir),
         vocabulary=vocab_path,
         output_dir=str(work_dir / "eval"),
         model_config=model_config,
@@ -169,6 +189,7 @@ def run_demo(config: DemoConfig) -> Path:
             scenarios=config.scenarios,
             protocols=config.protocols,
             max_test_examples=config.max_test_examples,
+            max_valid_examples=config.max_valid_examples,
             seed=config.seed,
         ),
         max_input_tokens=config.input_length,
@@ -196,6 +217,9 @@ def parse_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse gin files and bindings, then run the demo."""
+    from instructrec_jax.tf_setup import import_tensorflow
+
+    import_tensorflow()  # first, so TF's import is quiet and never sees an accelerator
     files, bindings = parse_flags(sys.argv[1:] if argv is None else argv)
     gin.add_config_file_search_path(str(REPO_GIN_DIR))
     resolved = [f if Path(f).is_file() else str(REPO_GIN_DIR / f) for f in files]
