@@ -26,8 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import gin
+from instructrec_jax.gin_cli import (
+    add_gin_flags,
+    parse_with_gin_flags,
+    resolve_gin_file,
+    search_folders,
+)
 
-REPO_GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 DEFAULT_GIN_FILE = "runs/demo.gin"
 
 
@@ -201,18 +206,12 @@ def run_demo(config: DemoConfig) -> Path:
     return evaluation.table_path
 
 
-def parse_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(gin files, gin bindings) from ``--gin_file=`` and ``--gin.NAME=VALUE`` flags."""
+def parse_flags(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """(gin files, gin bindings, search folders); the files default to ``runs/demo.gin``."""
     parser = argparse.ArgumentParser(prog="python -m instructrec_jax.demo", description=__doc__)
-    parser.add_argument("--gin_file", action="append", default=None)
-    known, rest = parser.parse_known_args(list(argv))
-    bindings = []
-    for argument in rest:
-        if not argument.startswith("--gin.") or "=" not in argument:
-            parser.error(f"unrecognized argument {argument!r} (expected --gin.NAME=VALUE)")
-        name, value = argument[len("--gin.") :].split("=", 1)
-        bindings.append(f"{name} = {value}")
-    return known.gin_file or [DEFAULT_GIN_FILE], bindings
+    add_gin_flags(parser)
+    flags, bindings = parse_with_gin_flags(parser, argv)
+    return flags.gin_file or [DEFAULT_GIN_FILE], bindings, search_folders(flags.gin_search_paths)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,9 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from instructrec_jax.tf_setup import import_tensorflow
 
     import_tensorflow()  # first, so TF's import is quiet and never sees an accelerator
-    files, bindings = parse_flags(sys.argv[1:] if argv is None else argv)
-    gin.add_config_file_search_path(str(REPO_GIN_DIR))
-    resolved = [f if Path(f).is_file() else str(REPO_GIN_DIR / f) for f in files]
+    files, bindings, folders = parse_flags(sys.argv[1:] if argv is None else argv)
+    for folder in folders:
+        gin.add_config_file_search_path(folder)
+    resolved = [resolve_gin_file(path, folders) for path in files]
     gin.parse_config_files_and_bindings(resolved, bindings, finalize_config=False)
     run_demo(DemoConfig())
     return 0

@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import gin
 from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
+from instructrec_jax.gin_cli import (
+    REPO_GIN_DIR,
+    add_gin_flags,
+    parse_with_gin_flags,
+    resolve_gin_file,
+    search_folders,
+)
 from instructrec_jax.inference.buckets import ScoringBuckets
 from instructrec_jax.models.config import T5Config
 
 REQUIRED_MACROS = ("CHECKPOINT_PATH", "DATASET", "VOCABULARY", "EVAL_OUTPUT_DIR")
-REPO_GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 
 gin.external_configurable(EvaluationConfig, name="EvaluationConfig")
 gin.external_configurable(ScoringBuckets, name="ScoringBuckets")
@@ -120,17 +124,8 @@ def evaluate(
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """(flags, gin bindings from ``--gin.NAME=VALUE`` and ``--gin_bindings``)."""
     parser = argparse.ArgumentParser(prog="python -m instructrec_jax.evaluate", description=__doc__)
-    parser.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
-    parser.add_argument("--gin_bindings", action="append", default=[], help="'NAME = VALUE'")
-    parser.add_argument("--gin_search_paths", default="", help="comma-separated gin folders")
-    known, rest = parser.parse_known_args(list(argv))
-    bindings = list(known.gin_bindings)
-    for argument in rest:
-        if not argument.startswith("--gin.") or "=" not in argument:
-            parser.error(f"unrecognized argument {argument!r}")
-        name, value = argument[len("--gin.") :].split("=", 1)
-        bindings.append(f"{name} = {value}")
-    return known, bindings
+    add_gin_flags(parser)
+    return parse_with_gin_flags(parser, argv)
 
 
 def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[str]) -> None:
@@ -138,15 +133,10 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
     import instructrec_jax.models.gin_configurables  # noqa: F401  (registers T5Config)
 
     gin.clear_config()
-    folders = [*search_paths, os.getcwd(), str(REPO_GIN_DIR), str(REPO_GIN_DIR.parent)]
+    folders = [*search_folders(search_paths), str(REPO_GIN_DIR.parent)]
     for folder in folders:
         gin.add_config_file_search_path(folder)
-    resolved = []
-    for path in files:
-        found = [p for p in [path, *(os.path.join(f, path) for f in folders)] if os.path.isfile(p)]
-        if not found:
-            raise ValueError(f"gin file {path!r} not found (searched {', '.join(folders)})")
-        resolved.append(found[0])
+    resolved = [resolve_gin_file(path, folders) for path in files]
     gin.parse_config_files_and_bindings(resolved, list(bindings), finalize_config=False)
     for name in REQUIRED_MACROS:
         try:
@@ -172,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags and gin, run :func:`evaluate`; returns the exit code."""
     flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        parse_gin(flags.gin_file, bindings, [p for p in flags.gin_search_paths.split(",") if p])
+        parse_gin(flags.gin_file, bindings, flags.gin_search_paths.split(","))
         model_config = gin_model_config()
     except (ValueError, SyntaxError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)

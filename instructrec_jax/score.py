@@ -31,6 +31,7 @@ import numpy as np
 
 from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_checkpoint
 from instructrec_jax.checkpoints.hf import config_from_hf
+from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.scoring import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, abstract_params
@@ -263,19 +264,13 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--vocab", default=None, help="SentencePiece model for text lines")
-    parser.add_argument("--gin_file", action="append", default=[])
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--dtype", default=None, help="activation dtype override, e.g. float32")
     parser.add_argument(
         "--num_partitions", type=int, default=None, help="model-parallel size (default: 1 device)"
     )
-    flags, rest = parser.parse_known_args(list(argv))
-    bindings = []
-    for argument in rest:
-        if not argument.startswith("--gin.") or "=" not in argument:
-            parser.error(f"unrecognized argument {argument!r}")
-        bindings.append(argument[len("--gin.") :])
-    return flags, bindings
+    add_gin_flags(parser)
+    return parse_with_gin_flags(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

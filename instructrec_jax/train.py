@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
 from instructrec_jax.training.distributed import DistributedConfig, initialize
 
 
@@ -25,24 +26,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
         prog="python -m instructrec_jax.train", description=__doc__, allow_abbrev=False
     )
-    parser.add_argument("--gin_file", action="append", default=[], help="gin file (repeatable)")
-    parser.add_argument(
-        "--gin_bindings", action="append", default=[], help="gin binding 'NAME = VALUE'"
-    )
-    parser.add_argument(
-        "--gin_search_paths", default="", help="comma-separated folders for gin files"
-    )
+    add_gin_flags(parser)
     parser.add_argument("--coordinator_address", default=None)
     parser.add_argument("--num_processes", type=int, default=None)
     parser.add_argument("--process_id", type=int, default=None)
-    known, rest = parser.parse_known_args(list(argv))
-    bindings = list(known.gin_bindings)
-    for argument in rest:
-        if not argument.startswith("--gin.") or "=" not in argument:
-            parser.error(f"unrecognized argument {argument!r}")
-        name, value = argument[len("--gin.") :].split("=", 1)
-        bindings.append(f"{name} = {value}")
-    return known, bindings
+    return parse_with_gin_flags(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gin_setup.parse(
             flags.gin_file,
             bindings,
-            [path for path in flags.gin_search_paths.split(",") if path],
+            flags.gin_search_paths.split(","),
         )
         config = gin_setup.build_train_config()
         initialize(

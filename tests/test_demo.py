@@ -42,10 +42,11 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
 
 
 def test_flags_split_into_gin_files_and_bindings():
-    files, bindings = demo.parse_flags(["--gin_file=x.gin", "--gin.TRAIN_STEPS=5"])
+    files, bindings, folders = demo.parse_flags(["--gin_file=x.gin", "--gin.TRAIN_STEPS=5"])
     assert files == ["x.gin"]
     assert bindings == ["TRAIN_STEPS = 5"]
-    files, _ = demo.parse_flags([])
+    assert folders[-1].endswith("gin")
+    files, _, _ = demo.parse_flags([])
     assert files == [demo.DEFAULT_GIN_FILE]
     with pytest.raises(SystemExit):
         demo.parse_flags(["--unknown"])

@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import gin
+from instructrec_jax.gin_cli import GinFileNotFoundError, resolve_gin_file, search_folders
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.optimizer import AdafactorConfig
 from instructrec_jax.training.preflight import import_task_module
 
 REQUIRED_MACROS = ("MODEL_DIR", "MIXTURE_OR_TASK_NAME")
-REPO_GIN_DIR = Path(__file__).resolve().parents[2] / "gin"
 
 _registered = False
 
@@ -105,12 +103,15 @@ def parse(
     """Parse files then bindings; raise :class:`GinConfigError` on any problem."""
     register_configurables()
     gin.clear_config()
-    folders = [*search_paths, os.getcwd(), str(REPO_GIN_DIR)]
+    folders = search_folders(search_paths)
     for folder in folders:
         gin.add_config_file_search_path(folder)
     if not gin_files:
         raise GinConfigError("no --gin_file given (e.g. --gin_file=gin/runs/finetune.gin)")
-    resolved = [resolve_gin_file(path, folders) for path in gin_files]
+    try:
+        resolved = [resolve_gin_file(path, folders) for path in gin_files]
+    except GinFileNotFoundError as error:
+        raise GinConfigError(str(error)) from error
     # First pass (unknown names allowed) only to learn the task module: importing it may
     # register configurables the files bind (e.g. the mixture rate), so it must happen
     # before the strict pass, not through a gin `import` line.
@@ -138,17 +139,6 @@ def _macro_value(name: str) -> object:
         return gin.query_parameter(f"%{name}")
     except ValueError:
         return None
-
-
-def resolve_gin_file(path: str, folders: Sequence[str]) -> str:
-    """``path`` as given if it exists, else the first ``folder/path`` that exists."""
-    if os.path.isfile(path):
-        return path
-    for folder in folders:
-        candidate = os.path.join(folder, path)
-        if os.path.isfile(candidate):
-            return candidate
-    raise GinConfigError(f"gin file {path!r} not found (searched {', '.join(folders)})")
 
 
 def check_required_macros(required: Sequence[str] = REQUIRED_MACROS) -> None:

@@ -1,0 +1,42 @@
+"""Shared gin command-line flags."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from instructrec_jax import gin_cli
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="x")
+    gin_cli.add_gin_flags(parser)
+    return parser
+
+
+def test_gin_dot_flags_become_bindings_after_gin_bindings():
+    flags, bindings = gin_cli.parse_with_gin_flags(
+        _parser(),
+        ["--gin_file=a.gin", "--gin_bindings=X = 1", "--gin.MODEL_DIR='/tmp/r'", "--gin_file=b"],
+    )
+    assert flags.gin_file == ["a.gin", "b"]
+    assert bindings == ["X = 1", "MODEL_DIR = '/tmp/r'"]
+
+
+@pytest.mark.parametrize("argument", ["--gin.MODEL_DIR", "--other=1"])
+def test_anything_else_is_a_usage_error(argument, capsys):
+    with pytest.raises(SystemExit):
+        gin_cli.parse_with_gin_flags(_parser(), [argument])
+    assert argument in capsys.readouterr().err
+
+
+def test_gin_files_resolve_in_search_folders_then_repo(tmp_path):
+    (tmp_path / "mine.gin").write_text("X = 1\n")
+    folders = gin_cli.search_folders(f"{tmp_path},")
+    assert folders[0] == str(tmp_path)
+    assert gin_cli.resolve_gin_file("mine.gin", folders) == str(tmp_path / "mine.gin")
+    repo_file = gin_cli.resolve_gin_file("runs/finetune.gin", folders)
+    assert repo_file.endswith("gin/runs/finetune.gin")
+    with pytest.raises(gin_cli.GinFileNotFoundError, match=r"missing\.gin"):
+        gin_cli.resolve_gin_file("missing.gin", folders)
