@@ -54,6 +54,7 @@ def evaluate(
     length_normalize: bool = False,
     max_input_tokens: int = 512,
     progress: bool = True,
+    baselines_dir: str | None = None,
 ) -> EvaluationResult:
     """Load everything, evaluate InstructRec and the baselines, write the reports.
 
@@ -74,6 +75,8 @@ def evaluate(
       length_normalize: rank by mean instead of summed token log-likelihood.
       max_input_tokens: instruction budget in tokens (EOS included).
       progress: show a progress bar.
+      baselines_dir: where trained baselines (SASRec) are saved and reused; default
+        ``output_dir`` (so evaluations sharing it train SASRec once).
     """
     from instructrec_jax.evaluation import job
     from instructrec_jax.evaluation.instructrec_scorer import RenderSettings
@@ -91,7 +94,8 @@ def evaluate(
         counter=SentencePieceCounter(vocab),
     )
     instructrec = job.make_instructrec_scorer(engine, vocab, data.catalog, settings=settings)
-    baseline_scorers = job.make_baselines(baselines, data, evaluation.seed, output_dir)
+    baselines_dir = baselines_dir or output_dir
+    baseline_scorers = job.make_baselines(baselines, data, evaluation.seed, baselines_dir)
     retriever = None
     if "hard" in evaluation.protocols:
         if hard_negative_retriever is None:
@@ -99,7 +103,9 @@ def evaluate(
         by_name = {scorer.name: scorer for scorer in baseline_scorers}
         retriever = (
             by_name.get(hard_negative_retriever)
-            or job.make_baselines([hard_negative_retriever], data, evaluation.seed, output_dir)[0]
+            or job.make_baselines([hard_negative_retriever], data, evaluation.seed, baselines_dir)[
+                0
+            ]
         )
     run_settings = {
         "checkpoint": str(checkpoint_path),

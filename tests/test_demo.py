@@ -24,6 +24,9 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
         target_length=32,
         protocols=("random",),
         scenarios=("sequential",),
+        hard_protocols=("full100",),
+        hard_scenarios=("sequential",),
+        hard_max_test_examples=4,
         baselines=("random", "popularity"),
         max_test_examples=8,
         max_valid_examples=4,
@@ -39,6 +42,7 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
     assert metrics  # rows of test metrics were written
     assert (tmp_path / "demo" / "eval" / "chart.png").stat().st_size > 0
     assert (tmp_path / "demo" / "model" / "checkpoint_4").is_dir()
+    assert "full100" in (tmp_path / "demo" / "eval_hard" / "results.md").read_text()
 
 
 def test_flags_split_into_gin_files_and_bindings():
