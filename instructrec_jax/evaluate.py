@@ -107,8 +107,12 @@ def evaluate(
                 0
             ]
         )
+    from instructrec_jax.checkpoints import resolve_checkpoint
+
     run_settings = {
-        "checkpoint": str(checkpoint_path),
+        # The concrete step directory, not MODEL_DIR: evaluating a run again after more
+        # training must not reuse the shards scored with the older parameters.
+        "checkpoint": resolve_checkpoint(str(checkpoint_path))[1],
         "model_config": dataclasses.asdict(config),
         "vocabulary": str(vocabulary),
         "length_normalize": length_normalize,
