@@ -15,7 +15,7 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
     config = demo.DemoConfig(
         work_dir=str(tmp_path / "demo"),
         dataset="synthetic",
-        dataset_kwargs={"num_users": 40, "num_items": 60, "num_categories": 4, "seed": 0},
+        dataset_kwargs={"num_users": 200, "num_items": 160, "num_categories": 4, "seed": 0},
         vocab_size=400,
         train_steps=4,
         batch_size=8,
@@ -24,7 +24,7 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
         target_length=32,
         protocols=("random",),
         scenarios=("sequential",),
-        hard_protocols=("full100",),
+        hard_protocols=("full100",),  # 1 + 99 candidates: the catalog must exceed 100
         hard_scenarios=("sequential",),
         hard_max_test_examples=4,
         baselines=("random", "popularity"),

