@@ -28,11 +28,11 @@ from typing import Any
 
 from instructrec_jax.data.readers.lines import (
     BadLinePolicy,
-    ReiterableStream,
+    CatalogAndStreamReader,
     file_sha256,
     iter_lines,
 )
-from instructrec_jax.data.types import Interaction, Item, RawDataset
+from instructrec_jax.data.types import Interaction, Item
 
 REVIEW_CHOICES = ("auto", "5core", "full")
 DESCRIPTION_MAX_CHARS = 1000
@@ -115,7 +115,7 @@ def parse_review(record: dict[str, Any]) -> Interaction:
     return Interaction(user_id, item_id, review_timestamp(record), rating, review_text(record))
 
 
-class AmazonReader:
+class AmazonReader(CatalogAndStreamReader):
     """Reads one category of Amazon Review Data 2018 from ``manual_dir``.
 
     Args:
@@ -184,13 +184,3 @@ class AmazonReader:
                 self.policy.reject(self.reviews_path, line_number, str(error))
                 continue
             yield interaction
-
-    def read(self) -> RawDataset:
-        """The catalog (read now) and a re-iterable, streaming review source."""
-        return RawDataset(
-            name=self.name,
-            items=self.read_catalog(),
-            interactions=ReiterableStream(self.iter_interactions),
-            source_digest=self.source_digest(),
-            bad_lines=self.policy.counts,
-        )

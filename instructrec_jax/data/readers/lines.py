@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import gzip
 import hashlib
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from instructrec_jax.data.errors import DataFormatError
+from instructrec_jax.data.types import Interaction, Item, RawDataset
 
 _CHUNK_BYTES = 1 << 20
 
@@ -79,3 +81,36 @@ class ReiterableStream(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return self._make_iterator()
+
+
+class CatalogAndStreamReader(abc.ABC):
+    """Base of readers that read the catalog at once and stream the interactions.
+
+    Subclasses set ``name`` and ``policy`` and implement the three methods below; ``read``
+    is shared.
+    """
+
+    name: str
+    policy: BadLinePolicy
+
+    @abc.abstractmethod
+    def source_digest(self) -> str:
+        """Identifies the raw inputs (for cache fingerprints)."""
+
+    @abc.abstractmethod
+    def read_catalog(self) -> dict[str, Item]:
+        """Item id -> item, read now."""
+
+    @abc.abstractmethod
+    def iter_interactions(self) -> Iterator[Interaction]:
+        """One pass over the interactions, streaming."""
+
+    def read(self) -> RawDataset:
+        """The catalog (read now) and a re-iterable, streaming interaction source."""
+        return RawDataset(
+            name=self.name,
+            items=self.read_catalog(),
+            interactions=ReiterableStream(self.iter_interactions),
+            source_digest=self.source_digest(),
+            bad_lines=self.policy.counts,
+        )

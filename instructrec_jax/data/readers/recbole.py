@@ -22,11 +22,11 @@ from pathlib import Path
 from instructrec_jax.data.errors import DataFormatError
 from instructrec_jax.data.readers.lines import (
     BadLinePolicy,
-    ReiterableStream,
+    CatalogAndStreamReader,
     file_sha256,
     iter_lines,
 )
-from instructrec_jax.data.types import Interaction, Item, RawDataset
+from instructrec_jax.data.types import Interaction, Item
 
 TITLE_FIELDS = ("title", "movie_title", "item_name", "name", "book_title")
 CATEGORY_FIELDS = ("genre", "class", "categories", "category", "genres")
@@ -93,7 +93,7 @@ def _pick_field(path: Path, names: list[str], requested: str | None, candidates:
     raise DataFormatError(str(path), 1, f"no field among {list(candidates)} in header {names}")
 
 
-class RecBoleReader:
+class RecBoleReader(CatalogAndStreamReader):
     """Reads ``<path>.inter`` and ``<path>.item`` (``path`` = ``DIR/NAME``).
 
     Args:
@@ -178,13 +178,3 @@ class RecBoleReader:
                 self.policy.reject(self.inter_path, line_number, "empty user or item id")
                 continue
             yield Interaction(user_id, item_id, timestamp, rating)
-
-    def read(self) -> RawDataset:
-        """The catalog (read now) and a re-iterable, streaming interaction source."""
-        return RawDataset(
-            name=self.name,
-            items=self.read_catalog(),
-            interactions=ReiterableStream(self.iter_interactions),
-            source_digest=self.source_digest(),
-            bad_lines=self.policy.counts,
-        )
