@@ -36,7 +36,6 @@ from instructrec_jax.gin_cli import (
 DEFAULT_GIN_FILE = "runs/demo.gin"
 
 
-@gin.configurable("demo")
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
     """Knobs of the demo (defaults fit about 15 minutes on 2 CPU cores).
@@ -98,6 +97,11 @@ class DemoConfig:
     workers: int = 2
 
 
+# Gin binds the demo's knobs through this wrapper (``demo.train_steps = ...``); Python
+# callers build ``DemoConfig`` directly and see no gin state.
+GinDemoConfig = gin.external_configurable(DemoConfig, name="demo")
+
+
 def _stage(title: str) -> float:
     print(f"\n== {title}", flush=True)
     return time.monotonic()
@@ -110,7 +114,7 @@ def _done(started: float) -> None:
 def run_demo(config: DemoConfig) -> Path:
     """Run every stage; return the path of the Markdown results table."""
     from instructrec_jax.data import PrepareConfig, prepare_dataset
-    from instructrec_jax.evaluate import evaluate
+    from instructrec_jax.evaluate import evaluate_checkpoint
     from instructrec_jax.evaluation.runner import EvaluationConfig
     from instructrec_jax.instructions.generate import GenerateConfig, generate
     from instructrec_jax.models.config import T5Config
@@ -202,7 +206,7 @@ def run_demo(config: DemoConfig) -> Path:
     ):
         if not scenarios or not protocols:
             continue
-        evaluation = evaluate(
+        evaluation = evaluate_checkpoint(
             checkpoint_path=str(model_dir),
             dataset=str(processed_dir),
             vocabulary=vocab_path,
@@ -244,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gin.add_config_file_search_path(folder)
     resolved = [resolve_gin_file(path, folders) for path in files]
     gin.parse_config_files_and_bindings(resolved, bindings, finalize_config=False)
-    run_demo(DemoConfig())
+    run_demo(GinDemoConfig())
     return 0
 
 

@@ -37,12 +37,11 @@ gin.external_configurable(EvaluationConfig, name="EvaluationConfig")
 gin.external_configurable(ScoringBuckets, name="ScoringBuckets")
 
 
-@gin.configurable("evaluate", denylist=["model_config"])
-def evaluate(
-    checkpoint_path: str = gin.REQUIRED,
-    dataset: str = gin.REQUIRED,
-    vocabulary: str = gin.REQUIRED,
-    output_dir: str = gin.REQUIRED,
+def evaluate_checkpoint(
+    checkpoint_path: str,
+    dataset: str,
+    vocabulary: str,
+    output_dir: str,
     model_config: T5Config | None = None,
     hf_config: str | None = None,
     dtype: str | None = "float32",
@@ -129,6 +128,12 @@ def evaluate(
         progress,
         run_settings,
     )
+
+
+# The gin-configurable face of ``evaluate_checkpoint`` (bound by ``gin/runs/eval.gin``).
+# Python callers such as the demo call ``evaluate_checkpoint`` itself, so bindings left in
+# gin's global config by an earlier parse can never leak into their call.
+evaluate = gin.configurable("evaluate", denylist=["model_config"])(evaluate_checkpoint)
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:

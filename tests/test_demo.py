@@ -6,11 +6,24 @@ import json
 
 import pytest
 
+import gin
 from instructrec_jax import demo
 
 
+@pytest.fixture
+def stale_gin_bindings():
+    """Bindings an earlier gin parse in the same process could have left behind."""
+    import instructrec_jax.evaluate  # noqa: F401  (registers `evaluate`)
+
+    gin.clear_config()
+    gin.bind_parameter("evaluate.output_dir", "/nonexistent/eval")
+    gin.bind_parameter("demo.train_steps", 999)
+    yield
+    gin.clear_config()
+
+
 @pytest.mark.slow
-def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
+def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch, stale_gin_bindings):
     monkeypatch.setenv("INSTRUCTREC_DATA_DIR", str(tmp_path / "data"))
     config = demo.DemoConfig(
         work_dir=str(tmp_path / "demo"),
@@ -41,6 +54,7 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
     metrics = json.loads((tmp_path / "demo" / "eval" / "metrics.json").read_text())
     assert metrics  # rows of test metrics were written
     assert (tmp_path / "demo" / "eval" / "chart.png").stat().st_size > 0
+    # The explicit config wins over any gin state: 4 steps, reports under tmp_path.
     assert (tmp_path / "demo" / "model" / "checkpoint_4").is_dir()
     assert "full100" in (tmp_path / "demo" / "eval_hard" / "results.md").read_text()
 
