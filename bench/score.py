@@ -103,21 +103,10 @@ def hf_model(config):
     import torch
     import transformers
 
-    hf_config = transformers.T5Config(
-        vocab_size=config.vocab_size,
-        d_model=config.d_model,
-        d_kv=config.head_dim,
-        d_ff=config.d_ff,
-        num_layers=config.num_encoder_layers,
-        num_decoder_layers=config.num_decoder_layers,
-        num_heads=config.num_heads,
-        feed_forward_proj="gated-gelu",
-        tie_word_embeddings=False,
-        dropout_rate=0.0,
-        decoder_start_token_id=0,
-        pad_token_id=0,
-        eos_token_id=1,
-    )
+    from instructrec_jax.checkpoints.hf import hf_config_dict
+
+    # The same config.json our exporter writes, without dropout (timing only).
+    hf_config = transformers.T5Config(**{**hf_config_dict(config), "dropout_rate": 0.0})
     torch.manual_seed(0)
     return transformers.T5ForConditionalGeneration(hf_config).eval()
 

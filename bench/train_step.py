@@ -80,22 +80,10 @@ class TorchStep:
         import transformers
         from transformers.optimization import Adafactor
 
-        hf_config = transformers.T5Config(
-            vocab_size=config.vocab_size,
-            d_model=config.d_model,
-            d_kv=config.head_dim,
-            d_ff=config.d_ff,
-            num_layers=config.num_encoder_layers,
-            num_decoder_layers=config.num_decoder_layers,
-            num_heads=config.num_heads,
-            relative_attention_num_buckets=config.relative_attention_num_buckets,
-            relative_attention_max_distance=config.relative_attention_max_distance,
-            feed_forward_proj="gated-gelu",
-            dropout_rate=0.0,
-            tie_word_embeddings=False,
-            decoder_start_token_id=0,
-            pad_token_id=0,
-        )
+        from instructrec_jax.checkpoints.hf import hf_config_dict
+
+        # The same config.json our exporter writes, without dropout (timing only).
+        hf_config = transformers.T5Config(**{**hf_config_dict(config), "dropout_rate": 0.0})
         torch.manual_seed(0)
         self._model = transformers.T5ForConditionalGeneration(hf_config).train()
         self._optimizer = Adafactor(
