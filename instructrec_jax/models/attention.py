@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.layers import BATCH_LENGTH_HEADS_KV, Dense, fan_in_init
+from instructrec_jax.models.xla_cpu import broadcast_rows
 
 MASKED_BIAS = -1e10
 
@@ -81,6 +82,16 @@ class RelativePositionBias(nn.Module):
 def mask_to_bias(mask: jax.Array) -> jax.Array:
     """Boolean mask [...] (True = may attend) -> float32 additive bias (0 or -1e10)."""
     return jnp.where(mask, 0.0, MASKED_BIAS).astype(jnp.float32)
+
+
+def add_mask_bias(position_bias: jax.Array, mask_bias: jax.Array) -> jax.Array:
+    """Position bias [1|B, H, T, S] + mask bias [1|B, 1|H, 1|T, S] -> [B|1, H, T, S].
+
+    A shared position bias is broadcast to the mask's rows through
+    :func:`~instructrec_jax.models.xla_cpu.broadcast_rows`, whose gradient (the sum over
+    rows) XLA:CPU would otherwise run as a slow major-axis reduction.
+    """
+    return broadcast_rows(position_bias, mask_bias.shape[0]) + mask_bias
 
 
 def default_positions(tokens: jax.Array) -> jax.Array:

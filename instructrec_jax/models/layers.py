@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.xla_cpu import dense_matmul
 
 Initializer = Callable[..., jax.Array]
 LogicalAxes = tuple[str | None, ...]
@@ -95,7 +96,7 @@ class Dense(nn.Module):
             self.config.parameter_dtype,
         )
         dtype = jnp.dtype(self.compute_dtype or self.config.dtype)
-        return jnp.dot(x.astype(dtype), kernel.astype(dtype))
+        return dense_matmul(x.astype(dtype), kernel.astype(dtype))
 
 
 class GatedGeluMlp(nn.Module):

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from instructrec_jax.models.attention import (
     MultiHeadAttention,
     RelativePositionBias,
+    add_mask_bias,
     default_positions,
     mask_to_bias,
     segment_mask,
@@ -148,7 +149,7 @@ class Encoder(nn.Module):
         x = self.shared_embedding(tokens)
         x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
         x = self.dropout(x, deterministic=deterministic)
-        bias = self.relpos_bias(positions, positions) + mask_bias
+        bias = add_mask_bias(self.relpos_bias(positions, positions), mask_bias)
         for layer in self.layers:
             x = layer(x, bias, enable_dropout)
         x = self.encoder_norm(x)
@@ -241,4 +242,4 @@ class Decoder(nn.Module):
         if target_tokens is not None:
             # Keys whose target is padding are masked; real positions never see them.
             mask = mask & (target_tokens.reshape(tokens.shape) > 0)[:, None, None, :]
-        return self.relpos_bias(positions, positions) + mask_to_bias(mask)
+        return add_mask_bias(self.relpos_bias(positions, positions), mask_to_bias(mask))

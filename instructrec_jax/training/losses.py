@@ -8,6 +8,7 @@ step divides the accumulated sums by the accumulated weight once.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -36,6 +37,62 @@ class LossSums(NamedTuple):
         return LossSums(zero, zero, zero, zero)
 
 
+def _token_terms(
+    logits: jax.Array, targets: jax.Array, z_loss_coefficient: float
+) -> tuple[tuple[jax.Array, jax.Array, jax.Array], jax.Array]:
+    """Per-token (cross-entropy, z-loss, correct) [B, T] and the log-normalizer [B, T]."""
+    max_logit = jnp.max(logits, axis=-1)
+    shifted = jnp.exp(logits - max_logit[..., None])
+    log_normalizer = max_logit + jnp.log(jnp.sum(shifted, axis=-1))
+    target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    cross_entropy = log_normalizer - target_logit
+    z_loss = z_loss_coefficient * jnp.square(log_normalizer)
+    # The target holds the largest logit (ties count as correct; argmax would take the first).
+    correct = (target_logit >= max_logit).astype(jnp.float32)
+    return (cross_entropy, z_loss, correct), log_normalizer
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def token_terms(
+    logits: jax.Array, targets: jax.Array, z_loss_coefficient: float
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per-token cross-entropy, z-loss and correctness, each [B, T] float32.
+
+    ``logits`` [B, T, V] float32, ``targets`` [B, T] int32. A custom VJP (as T5X's
+    ``cross_entropy_with_logits``) turns the backward pass into one fused elementwise pass,
+    ``softmax * (g_ce + 2 z lse g_z) - onehot(target) * g_ce``, instead of a scatter into a
+    zero [B, T, V] array plus a second softmax; the metric needs no argmax pass either.
+    """
+    return _token_terms(logits, targets, z_loss_coefficient)[0]
+
+
+def _token_terms_forward(
+    logits: jax.Array, targets: jax.Array, z_loss_coefficient: float
+) -> tuple[tuple[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]:
+    terms, log_normalizer = _token_terms(logits, targets, z_loss_coefficient)
+    return terms, (logits, targets, log_normalizer)
+
+
+def _token_terms_backward(
+    z_loss_coefficient: float,
+    residuals: tuple[jax.Array, jax.Array, jax.Array],
+    cotangents: tuple[jax.Array, jax.Array, jax.Array],
+) -> tuple[jax.Array, None]:
+    logits, targets, log_normalizer = residuals
+    d_cross_entropy, d_z_loss, _ = cotangents  # ``correct`` is piecewise constant
+    softmax_scale = d_cross_entropy + 2.0 * z_loss_coefficient * log_normalizer * d_z_loss
+    softmax = jnp.exp(logits - log_normalizer[..., None])
+    vocab = jax.lax.broadcasted_iota(jnp.int32, logits.shape, logits.ndim - 1)
+    is_target = vocab == targets[..., None]
+    d_logits = softmax * softmax_scale[..., None] - jnp.where(
+        is_target, d_cross_entropy[..., None], 0.0
+    )
+    return d_logits, None
+
+
+token_terms.defvjp(_token_terms_forward, _token_terms_backward)
+
+
 def token_loss_sums(
     logits: jax.Array,
     targets: jax.Array,
@@ -50,13 +107,10 @@ def token_loss_sums(
       weights: [B, T] loss weights (0 for padding).
       z_loss_coefficient: weight of ``logsumexp(logits) ** 2`` per token (T5X: 1e-4).
     """
-    logits = logits.astype(jnp.float32)
     weights = weights.astype(jnp.float32)
-    log_normalizer = jax.nn.logsumexp(logits, axis=-1)
-    target_logit = jnp.take_along_axis(logits, targets[..., None].astype(jnp.int32), axis=-1)
-    cross_entropy = log_normalizer - target_logit[..., 0]
-    z_loss = z_loss_coefficient * jnp.square(log_normalizer)
-    correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+    cross_entropy, z_loss, correct = token_terms(
+        logits.astype(jnp.float32), targets.astype(jnp.int32), float(z_loss_coefficient)
+    )
     return LossSums(
         cross_entropy=jnp.sum(cross_entropy * weights),
         z_loss=jnp.sum(z_loss * weights),

@@ -46,6 +46,8 @@ import numpy as np
 import optax
 from jax.sharding import PartitionSpec
 
+from instructrec_jax.models.xla_cpu import mean_over_axes
+
 ROW = "row"
 COLUMN = "column"
 BATCH = "batch"
@@ -183,7 +185,7 @@ def _is_plan(node: Any) -> bool:
 
 
 def _reduced(array: jax.Array, axes: tuple[int, ...]) -> jax.Array:
-    return jnp.mean(array, axis=axes)
+    return mean_over_axes(array, axes)
 
 
 def _init_leaf(param: jax.Array, plan: FactorPlan) -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -95,24 +95,35 @@ def make_train_step(
 
     grad_fn = jax.grad(objective, has_aux=True)
 
-    def step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
-        step_rng = jax.random.fold_in(jax.random.PRNGKey(seed), state.step)
+    def _accumulated_gradients(params: Any, batch: Batch, step_rng: jax.Array) -> Any:
+        """Summed gradients and loss sums over the microbatches (``lax.scan``)."""
         micro_batches = _split_microbatches(batch, num_microbatches)
 
         def accumulate(carry: tuple[Any, LossSums], inputs: tuple[jax.Array, Batch]) -> Any:
             grads_sum, sums_total = carry
             index, micro = inputs
             rng = jax.random.fold_in(step_rng, index) if dropout else None
-            grads, sums = grad_fn(state.params, micro, rng)
+            grads, sums = grad_fn(params, micro, rng)
             grads_sum = jax.tree.map(jnp.add, grads_sum, grads)
             return (grads_sum, sums_total + sums), None
 
-        zero_grads = jax.tree.map(jnp.zeros_like, state.params)
+        zero_grads = jax.tree.map(jnp.zeros_like, params)
         (grads, sums), _ = jax.lax.scan(
             accumulate,
             (zero_grads, LossSums.zeros()),
             (jnp.arange(num_microbatches), micro_batches),
         )
+        return grads, sums
+
+    def step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
+        step_rng = jax.random.fold_in(jax.random.PRNGKey(seed), state.step)
+        if num_microbatches == 1:
+            # No accumulator: a zero gradient tree plus a scan costs a full pass over the
+            # parameters (12 ms of a 480 ms tiny-model step on CPU).
+            rng = jax.random.fold_in(step_rng, 0) if dropout else None
+            grads, sums = grad_fn(state.params, batch, rng)
+        else:
+            grads, sums = _accumulated_gradients(state.params, batch, step_rng)
         grads = jax.tree.map(lambda g: g / jnp.maximum(sums.weight, 1.0), grads)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
