@@ -24,6 +24,7 @@ import jax
 import numpy as np
 import torch
 
+from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import Transformer
 from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
@@ -125,7 +126,15 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--heap",
+        choices=("reuse", "default"),
+        default="reuse",
+        help="reuse: glibc keeps freed memory (host_memory.py, as the trainer does); "
+        "applies to both implementations in this process",
+    )
     args = parser.parse_args()
+    heap_reuse = args.heap == "reuse" and reuse_freed_memory()
 
     overrides = {"dtype": "float32", "dropout_rate": 0.0}
     if args.layers:
@@ -135,6 +144,7 @@ def main() -> None:
     print(f"config: {config}")
     print(f"batch {args.batch} x (inputs {args.inputs} + targets {args.targets}), f32, CPU")
     print(f"threads: torch {torch.get_num_threads()}, cpu_count {os.cpu_count()}")
+    print(f"heap: {'freed memory reused (both)' if heap_reuse else 'glibc defaults (both)'}")
 
     ours, theirs = JaxStep(config, batch), TorchStep(config, batch)
     ours.run(2)  # compile + warm up

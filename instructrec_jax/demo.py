@@ -32,6 +32,7 @@ from instructrec_jax.gin_cli import (
     resolve_gin_file,
     search_folders,
 )
+from instructrec_jax.host_memory import reuse_freed_memory
 
 DEFAULT_GIN_FILE = "runs/demo.gin"
 
@@ -240,6 +241,7 @@ def parse_flags(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse gin files and bindings, then run the demo."""
+    reuse_freed_memory()  # first: before TF and XLA start their threads
     from instructrec_jax.tf_setup import import_tensorflow
 
     import_tensorflow()  # first, so TF's import is quiet and never sees an accelerator

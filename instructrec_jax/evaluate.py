@@ -28,6 +28,7 @@ from instructrec_jax.gin_cli import (
     resolve_gin_file,
     search_folders,
 )
+from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.inference.buckets import ScoringBuckets
 from instructrec_jax.models.config import T5Config
 
@@ -175,6 +176,7 @@ def gin_model_config() -> T5Config | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags and gin, run :func:`evaluate`; returns the exit code."""
+    reuse_freed_memory()  # first: before TF and XLA start their threads
     flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         parse_gin(flags.gin_file, bindings, flags.gin_search_paths.split(","))

@@ -32,6 +32,7 @@ import numpy as np
 from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_checkpoint
 from instructrec_jax.checkpoints.hf import config_from_hf
 from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
+from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.scoring import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, abstract_params
@@ -274,6 +275,8 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, score the input file; returns the exit code."""
+    reuse_freed_memory()  # first: before XLA starts its threads
     flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
     config = model_config_for(flags.checkpoint, flags.gin_file, bindings)
     if flags.dtype is not None:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
+from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.training.distributed import DistributedConfig, initialize
 
 
@@ -35,6 +36,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, check, train; returns the process exit code."""
+    reuse_freed_memory()  # first: before TF and XLA start their threads
     from instructrec_jax.tf_setup import import_tensorflow
     from instructrec_jax.training import gin_setup, preflight
 
