@@ -248,8 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     files, bindings, folders = parse_flags(sys.argv[1:] if argv is None else argv)
     for folder in folders:
         gin.add_config_file_search_path(folder)
-    resolved = [resolve_gin_file(path, folders) for path in files]
-    gin.parse_config_files_and_bindings(resolved, bindings, finalize_config=False)
+    try:
+        resolved = [resolve_gin_file(path, folders) for path in files]
+        gin.parse_config_files_and_bindings(resolved, bindings, finalize_config=False)
+    except (SyntaxError, ValueError, OSError) as error:
+        print(f"error: gin: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
     run_demo(GinDemoConfig())
     return 0
 

@@ -13,6 +13,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import gin
+from gin import config_parser
+
 REPO_GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 
 
@@ -45,8 +48,27 @@ def parse_with_gin_flags(
         if not argument.startswith("--gin.") or "=" not in argument:
             parser.error(f"unrecognized argument {argument!r} (gin bindings are --gin.NAME=VALUE)")
         name, value = argument[len("--gin.") :].split("=", 1)
+        problem = binding_syntax_error(f"{name} = {value}")
+        if problem is not None:
+            parser.error(
+                f"--gin.{name}={value}: not a gin value ({problem}); a string needs its own "
+                f"quotes inside the shell's, e.g. --gin.{name}=\"'{value}'\""
+            )
         bindings.append(f"{name} = {value}")
     return known, bindings
+
+
+def binding_syntax_error(binding: str) -> str | None:
+    """Gin's parse error of one ``'NAME = VALUE'`` binding (first line), or None when it parses.
+
+    Only the syntax is checked: configurables and macros need not be registered yet.
+    """
+    delegate = gin.config.ParserDelegate(skip_unknown=True)
+    try:
+        list(config_parser.ConfigParser(binding, delegate))
+    except SyntaxError as error:
+        return str(error.msg).splitlines()[0]
+    return None
 
 
 def search_folders(search_paths: str | Sequence[str] = ()) -> list[str]:

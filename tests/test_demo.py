@@ -68,3 +68,14 @@ def test_flags_split_into_gin_files_and_bindings():
     assert files == [demo.DEFAULT_GIN_FILE]
     with pytest.raises(SystemExit):
         demo.parse_flags(["--unknown"])
+
+
+def test_a_bad_gin_binding_is_one_error_line(capsys):
+    # A string without gin quotes: rejected with the quoting that works, before any work.
+    with pytest.raises(SystemExit):
+        demo.main(["--gin.WORK_DIR=/tmp/x"])
+    assert "not a gin value" in capsys.readouterr().err
+    # An unknown configurable in a binding that parses: one line, exit code 2.
+    assert demo.main(["--gin_bindings=no_such_thing.x = 1"]) == 2
+    assert capsys.readouterr().err.startswith("error: gin: ")
+    gin.clear_config()

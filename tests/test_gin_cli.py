@@ -31,6 +31,19 @@ def test_anything_else_is_a_usage_error(argument, capsys):
     assert argument in capsys.readouterr().err
 
 
+def test_an_unquoted_string_value_is_a_usage_error_that_shows_the_quoting(capsys):
+    with pytest.raises(SystemExit):
+        gin_cli.parse_with_gin_flags(_parser(), ["--gin.WORK_DIR=/tmp/demo"])
+    error = capsys.readouterr().err
+    assert "--gin.WORK_DIR=/tmp/demo: not a gin value" in error
+    assert "--gin.WORK_DIR=\"'/tmp/demo'\"" in error
+
+
+@pytest.mark.parametrize("value", ["'/tmp/r'", "8000", "%OTHER", "@demo_fn()", "[1, 2]", "None"])
+def test_gin_values_of_every_kind_pass_the_syntax_check(value):
+    assert gin_cli.binding_syntax_error(f"NAME = {value}") is None
+
+
 def test_gin_files_resolve_in_search_folders_then_repo(tmp_path):
     (tmp_path / "mine.gin").write_text("X = 1\n")
     folders = gin_cli.search_folders(f"{tmp_path},")
