@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.inference import buckets as buckets_lib
 from instructrec_jax.inference import scoring
 from instructrec_jax.inference.engine import ScoringEngine
@@ -156,6 +157,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip_naive", action="store_true")
     args = parser.parse_args()
+    # As the score CLI does; process-wide, so all three scorers get it
+    # (INSTRUCTREC_HEAP_REUSE=0 to compare with glibc's defaults).
+    print(f"heap reuse (all scorers): {reuse_freed_memory()}")
 
     import torch
 
