@@ -97,25 +97,21 @@ def test_partitioned_scoring_equals_single_device(tmp_path, params):
         for inputs, targets in PAIRS
     ]
     write_lines(tmp_path / "pairs.jsonl", records)
-    scores = score_file(
-        str(checkpoint),
-        str(tmp_path / "pairs.jsonl"),
-        str(tmp_path / "out.jsonl"),
-        config=CONFIG,
-        batch_size=4,
-        num_partitions=2,
-    )
-    want = [reference_score(params, inputs, targets) for inputs, targets in PAIRS]
-    np.testing.assert_allclose(scores, want, atol=1e-4, rtol=0)
-    with pytest.raises(ValueError, match="multiple of the mesh's data axis"):
-        score_file(
+
+    def score_on_two_partitions(batch_size: int) -> np.ndarray:
+        return score_file(
             str(checkpoint),
             str(tmp_path / "pairs.jsonl"),
             str(tmp_path / "out.jsonl"),
             config=CONFIG,
-            batch_size=3,
+            batch_size=batch_size,
             num_partitions=2,
         )
+
+    want = [reference_score(params, inputs, targets) for inputs, targets in PAIRS]
+    np.testing.assert_allclose(score_on_two_partitions(4), want, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="multiple of the mesh's data axis"):
+        score_on_two_partitions(3)
 
 
 def test_text_lines_with_sentencepiece_and_trainer_checkpoint(tmp_path, params):

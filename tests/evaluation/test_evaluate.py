@@ -8,10 +8,9 @@ import pytest
 
 from instructrec_jax import evaluate
 from instructrec_jax.checkpoints import export_hf
-from instructrec_jax.models.config import T5Config
 from instructrec_jax.tasks.vocab import get_vocabulary, model_vocab_size, train_vocabulary
 from tests.evaluation.helpers import small_dataset
-from tests.inference.conftest import random_params
+from tests.inference.conftest import random_params, small_config
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +23,7 @@ def artifacts(tmp_path_factory):
     ] * 3
     vocab_path = train_vocabulary(sentences, root / "vocab", vocab_size=150)
     vocab = get_vocabulary(vocab_path)
-    config = T5Config(
-        vocab_size=model_vocab_size(vocab),
-        d_model=32,
-        num_heads=2,
-        head_dim=16,
-        d_ff=64,
-        num_encoder_layers=1,
-        num_decoder_layers=2,
-        dtype="float32",
-    )
+    config = small_config(model_vocab_size(vocab))
     checkpoint = export_hf(random_params(config, 2), config, root / "hf")
     return dataset, data_dir, vocab_path, checkpoint
 

@@ -21,10 +21,9 @@ from instructrec_jax.inference import buckets, pointwise, scoring
 from instructrec_jax.inference.engine import ScoringEngine
 from instructrec_jax.instructions.teachers import HeuristicTeacher
 from instructrec_jax.instructions.templates import load_templates
-from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import Transformer
 from tests.evaluation.helpers import small_dataset
-from tests.inference.conftest import VOCAB, random_params
+from tests.inference.conftest import VOCAB, random_params, small_config
 
 
 class WordTokenizer:
@@ -36,16 +35,7 @@ class WordTokenizer:
 
 @pytest.fixture(scope="module")
 def scorer_and_model():
-    config = T5Config(
-        vocab_size=VOCAB,
-        d_model=32,
-        num_heads=2,
-        head_dim=16,
-        d_ff=64,
-        num_encoder_layers=1,
-        num_decoder_layers=2,
-        dtype="float32",
-    )
+    config = small_config()
     module, params = Transformer(config), random_params(config, 1)
     engine = ScoringEngine(
         module,

@@ -22,10 +22,10 @@ from instructrec_jax.models.t5 import Transformer, abstract_params
 VOCAB = 200
 
 
-@pytest.fixture(scope="session")
-def tiny_config() -> T5Config:
+def small_config(vocab_size: int = VOCAB) -> T5Config:
+    """The float32 1+2 layer T5 of the inference and evaluation tests."""
     return T5Config(
-        vocab_size=VOCAB,
+        vocab_size=vocab_size,
         d_model=32,
         num_heads=2,
         head_dim=16,
@@ -34,6 +34,11 @@ def tiny_config() -> T5Config:
         num_decoder_layers=2,
         dtype="float32",
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> T5Config:
+    return small_config()
 
 
 def random_params(config: T5Config, seed: int):

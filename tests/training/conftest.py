@@ -37,16 +37,7 @@ def compilation_cache(tmp_path_factory):
 
 @pytest.fixture
 def tiny_model() -> T5Config:
-    return T5Config(
-        vocab_size=training_tiny_task.VOCAB_SIZE,
-        d_model=32,
-        num_heads=2,
-        head_dim=16,
-        d_ff=64,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        dtype="float32",
-    )
+    return training_tiny_task.tiny_model_config()
 
 
 @pytest.fixture

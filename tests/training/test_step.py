@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import training_tiny_task
 
 from instructrec_jax.models.t5 import Transformer
 from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
@@ -31,18 +32,7 @@ def _batch(rows=8, length=6):
 
 @pytest.fixture(scope="module")
 def setup():
-    from instructrec_jax.models.config import T5Config
-
-    config = T5Config(
-        vocab_size=64,
-        d_model=32,
-        num_heads=2,
-        head_dim=16,
-        d_ff=64,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        dtype="float32",
-    )
+    config = training_tiny_task.tiny_model_config()
     mesh = make_mesh(mesh_shape=(2, 2), devices=jax.devices()[:4])
     rules = standard_logical_axis_rules(fsdp=True)
     layout = build_layout(config, mesh, rules, learning_rate_schedule(1e-2), AdafactorConfig())

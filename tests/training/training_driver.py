@@ -48,23 +48,12 @@ def main() -> None:
 
     import jax
     import numpy as np
-    import training_tiny_task  # noqa: F401  (registers the task)
+    import training_tiny_task  # registers the task
     from jax.experimental import multihost_utils
 
-    from instructrec_jax.models.config import T5Config
     from instructrec_jax.training import TrainConfig, train
 
-    model = T5Config(
-        vocab_size=64,
-        d_model=32,
-        num_heads=2,
-        head_dim=16,
-        d_ff=64,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        dtype="float32",
-        dropout_rate=args.dropout_rate,
-    )
+    model = training_tiny_task.tiny_model_config(dropout_rate=args.dropout_rate)
     config = TrainConfig(
         model_dir=args.model_dir,
         mixture_or_task_name="training_tiny_copy",

@@ -210,13 +210,18 @@ class SASRecScorer:
         return cls(params, config, index, interacted, meta["training"])
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def _read_json(path: Path, when_missing: str) -> Any:
+    """The JSON value in ``path``; FileNotFoundError ``"{path}: {when_missing}"`` if absent."""
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no saved SASRec model here") from None
+        raise FileNotFoundError(f"{path}: {when_missing}") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    meta = _read_json(path, "no saved SASRec model here")
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: format {meta.get('format')!r}, expected {FORMAT_VERSION}")
     missing = sorted({"config", "item_ids", "training"} - set(meta))
@@ -226,12 +231,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
 
 
 def _read_interacted(path: Path, num_items: int) -> dict[str, np.ndarray]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: missing (written by SASRecScorer.save)") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    raw = _read_json(path, "missing (written by SASRecScorer.save)")
     interacted = {}
     for user, indices in raw.items():
         array = np.asarray(indices, dtype=np.int32)
