@@ -1,16 +1,19 @@
-"""Train-step throughput: our jitted JAX step vs HF transformers' PyTorch T5, on CPU.
+"""Train-step throughput: our jitted JAX step vs HF transformers' PyTorch T5, side by side.
 
     python bench/train_step.py [--preset=tiny] [--batch=16] [--inputs=128] [--targets=32]
                                [--steps=10] [--repeats=3] [--heap=reuse|default]
+                               [--platform=cpu|gpu] [--dtype=float32|bfloat16] [--remat=...]
 
 Same architecture (T5 v1.1 / Flan-T5 gated-GELU, untied head), same batch and lengths,
-float32, no dropout; both optimizers are Adafactor with factored second moments, update
-clipping 1.0, parameter scaling, constant learning rate (ours: optax-based factored
-Adafactor; HF: ``transformers.optimization.Adafactor``). Timings alternate between the two
+no dropout, parameters stored in float32 and compute in ``--dtype`` (default float32 on CPU,
+bfloat16 on GPU; HF runs under ``torch.autocast`` for bfloat16); both optimizers are
+Adafactor with factored second moments, update clipping 1.0, parameter scaling, constant
+learning rate (ours: optax-based factored Adafactor; HF:
+``transformers.optimization.Adafactor``). Timings alternate between the two
 implementations (``--repeats`` rounds of ``--steps`` steps each, best round reported), so a
 busy machine slows both alike. MFU = model FLOPs of the step (``training/flops.py``) per
-second / measured FLOP/s of a large f32 matmul in this same process (JAX, one device;
-the best of a measurement after every round).
+second / measured FLOP/s of a large matmul of ``--dtype`` in this same process (JAX, one
+device; the best of a measurement after every round).
 ``--heap=reuse`` (default) keeps freed memory in glibc's heap as the trainer does
 (``instructrec_jax/host_memory.py``); it is process-wide, so both implementations get it.
 """
@@ -18,10 +21,9 @@ the best of a measurement after every round).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
-
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax
 import numpy as np
@@ -80,7 +82,7 @@ class JaxStep:
 class TorchStep:
     """HF transformers' T5ForConditionalGeneration with transformers' Adafactor."""
 
-    def __init__(self, config: T5Config, batch: dict[str, np.ndarray]) -> None:
+    def __init__(self, config: T5Config, batch: dict[str, np.ndarray], device: str) -> None:
         import transformers
         from transformers.optimization import Adafactor
 
@@ -89,7 +91,14 @@ class TorchStep:
         # The same config.json our exporter writes, without dropout (timing only).
         hf_config = transformers.T5Config(**{**hf_config_dict(config), "dropout_rate": 0.0})
         torch.manual_seed(0)
-        self._model = transformers.T5ForConditionalGeneration(hf_config).train()
+        self._device = torch.device(device)
+        self._model = transformers.T5ForConditionalGeneration(hf_config).to(self._device).train()
+        # Parameters stay float32 (as ours); compute in bfloat16 when ours does.
+        self._autocast = (
+            torch.autocast(self._device.type, dtype=torch.bfloat16)
+            if config.dtype == "bfloat16"
+            else contextlib.nullcontext()
+        )
         self._optimizer = Adafactor(
             self._model.parameters(),
             lr=1e-3,
@@ -101,22 +110,28 @@ class TorchStep:
             beta1=None,
             weight_decay=0.0,
         )
+        arrays = {
+            "input_ids": batch["encoder_input_tokens"],
+            "attention_mask": batch["encoder_input_tokens"] > 0,
+            "decoder_input_ids": batch["decoder_input_tokens"],
+            "labels": batch["decoder_target_tokens"],
+        }
         self._inputs = {
-            "input_ids": torch.from_numpy(batch["encoder_input_tokens"].astype(np.int64)),
-            "attention_mask": torch.from_numpy(
-                (batch["encoder_input_tokens"] > 0).astype(np.int64)
-            ),
-            "decoder_input_ids": torch.from_numpy(batch["decoder_input_tokens"].astype(np.int64)),
-            "labels": torch.from_numpy(batch["decoder_target_tokens"].astype(np.int64)),
+            name: torch.from_numpy(array.astype(np.int64)).to(self._device)
+            for name, array in arrays.items()
         }
 
     def run(self, steps: int) -> float:
+        """Seconds for ``steps`` steps (synchronizing the device at the end)."""
         start = time.perf_counter()
         for _ in range(steps):
-            loss = self._model(**self._inputs).loss
+            with self._autocast:
+                loss = self._model(**self._inputs).loss
             loss.backward()
             self._optimizer.step()
             self._optimizer.zero_grad(set_to_none=True)
+        if self._device.type == "cuda":
+            torch.cuda.synchronize()
         return time.perf_counter() - start
 
 
@@ -136,20 +151,41 @@ def main() -> None:
         help="reuse: glibc keeps freed memory (host_memory.py, as the trainer does); "
         "applies to both implementations in this process",
     )
+    parser.add_argument("--platform", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default=None,
+        help="compute dtype of both (default: float32 on CPU, bfloat16 on GPU)",
+    )
+    parser.add_argument("--remat", default=None, help="override the preset's remat policy")
     args = parser.parse_args()
+    on_gpu = args.platform == "gpu"
+    if on_gpu:
+        # Both frameworks share the card: JAX takes part of it, PyTorch allocates the rest.
+        os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.45")
+    jax.config.update("jax_platforms", "cuda" if on_gpu else "cpu")
     heap_reuse = args.heap == "reuse" and reuse_freed_memory()
 
-    overrides = {"dtype": "float32", "dropout_rate": 0.0}
+    dtype = args.dtype or ("bfloat16" if on_gpu else "float32")
+    overrides = {"dtype": dtype, "dropout_rate": 0.0}
     if args.layers:
         overrides.update(num_encoder_layers=args.layers, num_decoder_layers=args.layers)
+    if args.remat:
+        overrides.update(remat_policy=args.remat)
     config = T5Config.preset(args.preset, **overrides)
     batch = make_batch(config, args.batch, args.inputs, args.targets)
-    print(f"config: {config}")
-    print(f"batch {args.batch} x (inputs {args.inputs} + targets {args.targets}), f32, CPU")
+    print(f"config: {config} ({config.num_params() / 1e6:.1f}M parameters)")
+    print(
+        f"batch {args.batch} x (inputs {args.inputs} + targets {args.targets}), {dtype}, "
+        f"{jax.devices()[0].device_kind}"
+    )
     print(f"threads: torch {torch.get_num_threads()}, cpu_count {os.cpu_count()}")
+    print(f"versions: jax {jax.__version__}, torch {torch.__version__}")
     print(f"heap: {'freed memory reused (both)' if heap_reuse else 'glibc defaults (both)'}")
 
-    ours, theirs = JaxStep(config, batch), TorchStep(config, batch)
+    ours = JaxStep(config, batch)
+    theirs = TorchStep(config, batch, "cuda" if on_gpu else "cpu")
     ours.run(2)  # compile + warm up
     theirs.run(2)
     ours_times, theirs_times, peaks = [], [], []
@@ -157,12 +193,12 @@ def main() -> None:
         ours_times.append(ours.run(args.steps) / args.steps)
         theirs_times.append(theirs.run(args.steps) / args.steps)
         # Every round, so that a slow spell of a shared machine cannot lower the peak.
-        peaks.append(measure_matmul_peak(size=2048, dtype="float32", repeats=2))
+        peaks.append(measure_matmul_peak(size=8192 if on_gpu else 2048, dtype=dtype, repeats=3))
     peak = max(peaks)
 
     tokens = args.batch * (args.inputs + args.targets)
     flops = train_step_flops(config, args.batch, args.inputs, args.targets)
-    print(f"measured f32 matmul peak: {peak / 1e9:.1f} GFLOP/s; step FLOPs {flops / 1e9:.2f} G")
+    print(f"measured {dtype} matmul peak: {peak / 1e9:.1f} GFLOP/s; step FLOPs {flops / 1e9:.2f} G")
     for name, times in (("jax (ours)", ours_times), ("hf torch", theirs_times)):
         best = min(times)
         print(
