@@ -184,16 +184,24 @@ def main() -> None:
     print(f"versions: jax {jax.__version__}, torch {torch.__version__}")
     print(f"heap: {'freed memory reused (both)' if heap_reuse else 'glibc defaults (both)'}")
 
+    clock = time.perf_counter()
     ours = JaxStep(config, batch)
-    theirs = TorchStep(config, batch, "cuda" if on_gpu else "cpu")
     ours.run(2)  # compile + warm up
+    print(f"ours: built, compiled and warmed up in {time.perf_counter() - clock:.1f} s")
+    clock = time.perf_counter()
+    theirs = TorchStep(config, batch, "cuda" if on_gpu else "cpu")
     theirs.run(2)
+    print(f"HF: built and warmed up in {time.perf_counter() - clock:.1f} s")
     ours_times, theirs_times, peaks = [], [], []
-    for _ in range(args.repeats):
+    for round_index in range(args.repeats):
         ours_times.append(ours.run(args.steps) / args.steps)
         theirs_times.append(theirs.run(args.steps) / args.steps)
         # Every round, so that a slow spell of a shared machine cannot lower the peak.
         peaks.append(measure_matmul_peak(size=8192 if on_gpu else 2048, dtype=dtype, repeats=3))
+        print(
+            f"round {round_index + 1}/{args.repeats}: ours {ours_times[-1] * 1e3:.1f} ms/step, "
+            f"HF {theirs_times[-1] * 1e3:.1f} ms/step, peak {peaks[-1] / 1e9:.1f} GFLOP/s"
+        )
     peak = max(peaks)
 
     tokens = args.batch * (args.inputs + args.targets)
