@@ -27,7 +27,6 @@ import time
 
 import jax
 import numpy as np
-import torch
 
 from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.models.config import T5Config
@@ -83,6 +82,7 @@ class TorchStep:
     """HF transformers' T5ForConditionalGeneration with transformers' Adafactor."""
 
     def __init__(self, config: T5Config, batch: dict[str, np.ndarray], device: str) -> None:
+        import torch
         import transformers
         from transformers.optimization import Adafactor
 
@@ -90,6 +90,7 @@ class TorchStep:
 
         # The same config.json our exporter writes, without dropout (timing only).
         hf_config = transformers.T5Config(**{**hf_config_dict(config), "dropout_rate": 0.0})
+        print(f"HF: torch {torch.__version__}, {torch.get_num_threads()} threads")
         torch.manual_seed(0)
         self._device = torch.device(device)
         self._model = transformers.T5ForConditionalGeneration(hf_config).to(self._device).train()
@@ -123,6 +124,8 @@ class TorchStep:
 
     def run(self, steps: int) -> float:
         """Seconds for ``steps`` steps (synchronizing the device at the end)."""
+        import torch
+
         start = time.perf_counter()
         for _ in range(steps):
             with self._autocast:
@@ -159,11 +162,18 @@ def main() -> None:
         help="compute dtype of both (default: float32 on CPU, bfloat16 on GPU)",
     )
     parser.add_argument("--remat", default=None, help="override the preset's remat policy")
+    parser.add_argument(
+        "--compare",
+        choices=("hf", "none"),
+        default="hf",
+        help="none: time ours alone (PyTorch is then never imported)",
+    )
     args = parser.parse_args()
     on_gpu = args.platform == "gpu"
     if on_gpu:
-        # Both frameworks share the card: JAX takes part of it, PyTorch allocates the rest.
-        os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.45")
+        # With HF on the same card, JAX takes part of it and PyTorch allocates the rest.
+        fraction = "0.45" if args.compare == "hf" else "0.9"
+        os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", fraction)
     jax.config.update("jax_platforms", "cuda" if on_gpu else "cpu")
     heap_reuse = args.heap == "reuse" and reuse_freed_memory()
 
@@ -180,41 +190,45 @@ def main() -> None:
         f"batch {args.batch} x (inputs {args.inputs} + targets {args.targets}), {dtype}, "
         f"{jax.devices()[0].device_kind}"
     )
-    print(f"threads: torch {torch.get_num_threads()}, cpu_count {os.cpu_count()}")
-    print(f"versions: jax {jax.__version__}, torch {torch.__version__}")
-    print(f"heap: {'freed memory reused (both)' if heap_reuse else 'glibc defaults (both)'}")
+    print(f"jax {jax.__version__}; cpu_count {os.cpu_count()}")
+    print(f"heap: {'freed memory reused' if heap_reuse else 'glibc defaults'} (process-wide)")
 
-    clock = time.perf_counter()
-    ours = JaxStep(config, batch)
-    ours.run(2)  # compile + warm up
-    print(f"ours: built, compiled and warmed up in {time.perf_counter() - clock:.1f} s")
-    clock = time.perf_counter()
-    theirs = TorchStep(config, batch, "cuda" if on_gpu else "cpu")
-    theirs.run(2)
-    print(f"HF: built and warmed up in {time.perf_counter() - clock:.1f} s")
-    ours_times, theirs_times, peaks = [], [], []
+    timed: dict[str, JaxStep | TorchStep] = {"jax (ours)": _built("ours", JaxStep, config, batch)}
+    if args.compare == "hf":
+        timed["hf torch"] = _built("HF", TorchStep, config, batch, "cuda" if on_gpu else "cpu")
+    times: dict[str, list[float]] = {name: [] for name in timed}
+    peaks = []
     for round_index in range(args.repeats):
-        ours_times.append(ours.run(args.steps) / args.steps)
-        theirs_times.append(theirs.run(args.steps) / args.steps)
+        for name, step in timed.items():
+            times[name].append(step.run(args.steps) / args.steps)
         # Every round, so that a slow spell of a shared machine cannot lower the peak.
         peaks.append(measure_matmul_peak(size=8192 if on_gpu else 2048, dtype=dtype, repeats=3))
-        print(
-            f"round {round_index + 1}/{args.repeats}: ours {ours_times[-1] * 1e3:.1f} ms/step, "
-            f"HF {theirs_times[-1] * 1e3:.1f} ms/step, peak {peaks[-1] / 1e9:.1f} GFLOP/s"
-        )
+        rounds = ", ".join(f"{name} {values[-1] * 1e3:.1f}" for name, values in times.items())
+        print(f"round {round_index + 1}/{args.repeats} (ms/step): {rounds}")
     peak = max(peaks)
 
     tokens = args.batch * (args.inputs + args.targets)
     flops = train_step_flops(config, args.batch, args.inputs, args.targets)
     print(f"measured {dtype} matmul peak: {peak / 1e9:.1f} GFLOP/s; step FLOPs {flops / 1e9:.2f} G")
-    for name, times in (("jax (ours)", ours_times), ("hf torch", theirs_times)):
-        best = min(times)
+    for name, values in times.items():
+        best = min(values)
         print(
             f"{name:>11}: {best * 1e3:8.1f} ms/step  {tokens / best:10.0f} tokens/s  "
             f"MFU {flops / best / peak:6.1%}  (rounds ms: "
-            f"{', '.join(f'{t * 1e3:.1f}' for t in times)})"
+            f"{', '.join(f'{t * 1e3:.1f}' for t in values)})"
         )
-    print(f"speed-up (ours / HF, tokens/s): {min(theirs_times) / min(ours_times):.2f}x")
+    if "hf torch" in times:
+        ratio = min(times["hf torch"]) / min(times["jax (ours)"])
+        print(f"speed-up (ours / HF, tokens/s): {ratio:.2f}x")
+
+
+def _built(label: str, factory: type, *args: object) -> JaxStep | TorchStep:
+    """``factory(*args)``, compiled and warmed up by two steps, with the time it took printed."""
+    clock = time.perf_counter()
+    step = factory(*args)
+    step.run(2)
+    print(f"{label}: built, compiled and warmed up in {time.perf_counter() - clock:.1f} s")
+    return step
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One prepared call on a lent GPU machine (repo root, its own python3 with jax and torch):
+# first where XLA:GPU compilation of the train step spends its time, then the base/large
+# numbers of bench/train_step.py. Each stage is bounded; on its timeout Python's
+# faulthandler prints where it was (SIGABRT). About 10 minutes at most.
+#
+#     bash bench/gpu_check.sh OUT_DIR
+set -u
+out=${1:-/tmp/gpu_check}
+mkdir -p "$out"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1
+
+stage() {
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name (at most ${limit} s)"
+  local start=$SECONDS
+  timeout -s ABRT "$limit" "$@" >"$out/$name.log" 2>&1
+  echo "rc=$? after $((SECONDS - start)) s"
+  grep -v '^config' "$out/$name.log" | tail -n 12
+}
+
+nvidia-smi -L
+stage jit_smoke 60 python3 -c 'import time, jax, jax.numpy as jnp
+start = time.time()
+total = jax.jit(lambda a: (a @ a).sum())(jnp.ones((1024, 1024), jnp.bfloat16))
+print(jax.__version__, jax.devices(), float(total), f"{time.time() - start:.1f} s")'
+tiny=(bench/train_step.py --platform=gpu --compare=none --steps=3 --repeats=1)
+stage tiny_jax_only 75 python3 "${tiny[@]}"
+stage tiny_autotune_off 75 env XLA_FLAGS=--xla_gpu_autotune_level=0 python3 "${tiny[@]}"
+sizes=(--platform=gpu --batch=32 --inputs=512 --targets=64)
+stage base 150 python3 bench/train_step.py "${sizes[@]}" --preset=base --steps=5 --repeats=2
+stage large 200 python3 bench/train_step.py "${sizes[@]}" --preset=large --steps=3 --repeats=2
