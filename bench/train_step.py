@@ -174,7 +174,9 @@ def main() -> None:
         # With HF on the same card, JAX takes part of it and PyTorch allocates the rest.
         fraction = "0.45" if args.compare == "hf" else "0.9"
         os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", fraction)
-    jax.config.update("jax_platforms", "cuda" if on_gpu else "cpu")
+    platform = "cuda" if on_gpu else "cpu"
+    os.environ["JAX_PLATFORMS"] = platform  # read by host_memory; the backend is not up yet
+    jax.config.update("jax_platforms", platform)
     heap_reuse = args.heap == "reuse" and reuse_freed_memory()
 
     dtype = args.dtype or ("bfloat16" if on_gpu else "float32")
