@@ -26,7 +26,11 @@ start = time.time()
 total = jax.jit(lambda a: (a @ a).sum())(jnp.ones((1024, 1024), jnp.bfloat16))
 print(jax.__version__, jax.devices(), float(total), f"{time.time() - start:.1f} s")'
 tiny=(bench/train_step.py --platform=gpu --compare=none --steps=3 --repeats=1)
-stage tiny_jax_only 75 python3 "${tiny[@]}"
+# XLA's own log of the GPU compiler's phases (LLVM, ptxas or the driver's PTX JIT, autotuning)
+# shows in tiny_jax_only.log where a slow compilation spends its time.
+stage tiny_jax_only 75 env TF_CPP_MIN_LOG_LEVEL=0 \
+  TF_CPP_VMODULE=gpu_compiler=1,nvptx_compiler=2,ptx_compiler_helpers=1,autotuner_util=1 \
+  python3 "${tiny[@]}"
 stage tiny_autotune_off 75 env XLA_FLAGS=--xla_gpu_autotune_level=0 python3 "${tiny[@]}"
 sizes=(--platform=gpu --batch=32 --inputs=512 --targets=64)
 stage base 150 python3 bench/train_step.py "${sizes[@]}" --preset=base --steps=5 --repeats=2

@@ -3,6 +3,7 @@
     python bench/train_step.py [--preset=tiny] [--batch=16] [--inputs=128] [--targets=32]
                                [--steps=10] [--repeats=3] [--heap=reuse|default]
                                [--platform=cpu|gpu] [--dtype=float32|bfloat16] [--remat=...]
+                               [--vocab=N] [--compare=hf|none]
 
 Same architecture (T5 v1.1 / Flan-T5 gated-GELU, untied head), same batch and lengths,
 no dropout, parameters stored in float32 and compute in ``--dtype`` (default float32 on CPU,
@@ -163,6 +164,9 @@ def main() -> None:
     )
     parser.add_argument("--remat", default=None, help="override the preset's remat policy")
     parser.add_argument(
+        "--vocab", type=int, default=None, help="override the vocabulary size (demo: 4000)"
+    )
+    parser.add_argument(
         "--compare",
         choices=("hf", "none"),
         default="hf",
@@ -185,6 +189,8 @@ def main() -> None:
         overrides.update(num_encoder_layers=args.layers, num_decoder_layers=args.layers)
     if args.remat:
         overrides.update(remat_policy=args.remat)
+    if args.vocab:
+        overrides.update(vocab_size=args.vocab)
     config = T5Config.preset(args.preset, **overrides)
     batch = make_batch(config, args.batch, args.inputs, args.targets)
     print(f"config: {config} ({config.num_params() / 1e6:.1f}M parameters)")
