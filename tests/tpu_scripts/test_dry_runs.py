@@ -1,5 +1,6 @@
-"""The TPU VM and SLURM launch scripts: shellcheck-clean, and their dry runs print the
-exact gcloud / sbatch / srun commands (parsed back with shlex, as a shell would)."""
+"""The TPU VM and SLURM launch scripts: shellcheck-clean (with bench/'s shell scripts), and
+their dry runs print the exact gcloud / sbatch / srun commands (parsed back with shlex, as a
+shell would)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "tpu_scripts"
-ALL_SCRIPTS = sorted([*SCRIPTS.glob("*.sh"), *SCRIPTS.glob("*.sbatch")])
+ALL_SCRIPTS = sorted([*SCRIPTS.glob("*.sh"), *SCRIPTS.glob("*.sbatch"), *REPO.glob("bench/*.sh")])
 TARGET = ["--name=irec", "--zone=us-central2-b"]
 
 
