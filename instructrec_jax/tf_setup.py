@@ -31,6 +31,10 @@ NATIVE_IMPORT_NOISE: tuple[str, ...] = (
     "To enable the following instructions",
 )
 
+# TF's CUDA platform, asked for its devices so that they can be hidden, reports a machine
+# without a GPU (or a driver) as an error; JAX's own device discovery is not affected.
+DEVICE_DISCOVERY_NOISE: tuple[str, ...] = ("failed call to cuInit",)
+
 _configured = False
 
 
@@ -82,9 +86,10 @@ def import_tensorflow() -> ModuleType:
         with filtered_native_stderr():
             import tensorflow as tf
     _configured = True
-    for kind in ("GPU", "TPU"):
-        # RuntimeError: TF was initialized before us; ValueError: no such device type.
-        with contextlib.suppress(RuntimeError, ValueError):
-            tf.config.set_visible_devices([], kind)
+    with filtered_native_stderr(DEVICE_DISCOVERY_NOISE):
+        for kind in ("GPU", "TPU"):
+            # RuntimeError: TF was initialized before us; ValueError: no such device type.
+            with contextlib.suppress(RuntimeError, ValueError):
+                tf.config.set_visible_devices([], kind)
     tf.get_logger().setLevel("ERROR")
     return tf

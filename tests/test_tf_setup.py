@@ -6,12 +6,20 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from instructrec_jax import tf_setup
 
 
-def test_import_prints_nothing_and_hides_accelerators():
+@pytest.mark.parametrize(
+    "prelude",
+    # The trainer's order: its modules (orbax, hence TF) are imported before TF is configured.
+    ["", "import instructrec_jax.training\n"],
+    ids=["tf-first", "after-the-trainer"],
+)
+def test_import_prints_nothing_and_hides_accelerators(prelude):
     code = (
-        "from instructrec_jax.tf_setup import import_tensorflow\n"
+        prelude + "from instructrec_jax.tf_setup import import_tensorflow\n"
         "tf = import_tensorflow()\n"
         "assert tf.config.get_visible_devices('GPU') == []\n"
         "print('ok')\n"
