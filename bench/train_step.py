@@ -139,7 +139,7 @@ class TorchStep:
         return time.perf_counter() - start
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="tiny", help="T5Config preset (tiny, small, ...)")
     parser.add_argument("--layers", type=int, default=None, help="override enc = dec layers")
@@ -172,7 +172,23 @@ def main() -> None:
         default="hf",
         help="none: time ours alone (PyTorch is then never imported)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _config(args: argparse.Namespace, dtype: str) -> T5Config:
+    """The preset with the command line's overrides, without dropout."""
+    overrides = {"dtype": dtype, "dropout_rate": 0.0}
+    if args.layers:
+        overrides.update(num_encoder_layers=args.layers, num_decoder_layers=args.layers)
+    if args.remat:
+        overrides.update(remat_policy=args.remat)
+    if args.vocab:
+        overrides.update(vocab_size=args.vocab)
+    return T5Config.preset(args.preset, **overrides)
+
+
+def main() -> None:
+    args = _parse_args()
     on_gpu = args.platform == "gpu"
     if on_gpu:
         # With HF on the same card, JAX takes part of it and PyTorch allocates the rest.
@@ -184,14 +200,7 @@ def main() -> None:
     heap_reuse = args.heap == "reuse" and reuse_freed_memory()
 
     dtype = args.dtype or ("bfloat16" if on_gpu else "float32")
-    overrides = {"dtype": dtype, "dropout_rate": 0.0}
-    if args.layers:
-        overrides.update(num_encoder_layers=args.layers, num_decoder_layers=args.layers)
-    if args.remat:
-        overrides.update(remat_policy=args.remat)
-    if args.vocab:
-        overrides.update(vocab_size=args.vocab)
-    config = T5Config.preset(args.preset, **overrides)
+    config = _config(args, dtype)
     batch = make_batch(config, args.batch, args.inputs, args.targets)
     print(f"config: {config} ({config.num_params() / 1e6:.1f}M parameters)")
     print(
