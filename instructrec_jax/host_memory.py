@@ -11,10 +11,10 @@ as with the BFC allocators of TPU and GPU runtimes.
 :func:`reuse_freed_memory` is called by the command-line entry points (train, evaluate,
 score, demo) and by the benchmarks, for both implementations alike, before any computation.
 It applies where JAX computes on the host CPU: ``JAX_PLATFORMS=cpu``, or no accelerator
-runtime (a ``jax-cuda*``/``jax-rocm*`` plugin or ``libtpu``) installed. On GPU and TPU hosts the
-step's buffers live in device memory, and the input pipeline's threads keep glibc's arenas.
-``INSTRUCTREC_HEAP_REUSE=0`` leaves the allocator alone, ``=1`` applies it everywhere. It does
-nothing off glibc.
+runtime (a ``jax-cuda*``/``jax-rocm*`` plugin or ``libtpu``) installed. On GPU and TPU hosts
+the step's buffers live in device memory, so there is nothing to gain there, and the input
+pipeline's threads keep their own arenas. ``INSTRUCTREC_HEAP_REUSE=0`` leaves the allocator
+alone, ``=1`` applies it everywhere. It does nothing off glibc.
 """
 
 from __future__ import annotations
