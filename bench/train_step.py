@@ -101,6 +101,8 @@ class TorchStep:
             if config.dtype == "bfloat16"
             else contextlib.nullcontext()
         )
+        # CUDA runs asynchronously: a reading must wait for the device's queue.
+        self._synchronize = torch.cuda.synchronize if self._device.type == "cuda" else None
         self._optimizer = Adafactor(
             self._model.parameters(),
             lr=1e-3,
@@ -125,8 +127,6 @@ class TorchStep:
 
     def run(self, steps: int) -> float:
         """Seconds for ``steps`` steps (synchronizing the device at the end)."""
-        import torch
-
         start = time.perf_counter()
         for _ in range(steps):
             with self._autocast:
@@ -134,8 +134,8 @@ class TorchStep:
             loss.backward()
             self._optimizer.step()
             self._optimizer.zero_grad(set_to_none=True)
-        if self._device.type == "cuda":
-            torch.cuda.synchronize()
+        if self._synchronize is not None:
+            self._synchronize()
         return time.perf_counter() - start
 
 

@@ -92,13 +92,17 @@ def mean_over_axes(array: jax.Array, axes: tuple[int, ...]) -> jax.Array:
     return jnp.mean(array, axis=axes)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _broadcast_rows_summing_on_cpu(array: jax.Array, rows: int) -> jax.Array:
+def _broadcast(array: jax.Array, rows: int) -> jax.Array:
     return jnp.broadcast_to(array, (rows, *array.shape[1:]))
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _broadcast_rows_summing_on_cpu(array: jax.Array, rows: int) -> jax.Array:
+    return _broadcast(array, rows)
+
+
 def _broadcast_rows_forward(array: jax.Array, rows: int) -> tuple[jax.Array, None]:
-    return jnp.broadcast_to(array, (rows, *array.shape[1:])), None
+    return _broadcast(array, rows), None
 
 
 def _broadcast_rows_backward(rows: int, _: None, d_output: jax.Array) -> tuple[jax.Array]:
@@ -117,5 +121,5 @@ def broadcast_rows(array: jax.Array, rows: int) -> jax.Array:
     if array.shape[0] != 1 or rows == 1:
         return array
     if not on_cpu():
-        return jnp.broadcast_to(array, (rows, *array.shape[1:]))
+        return _broadcast(array, rows)
     return _broadcast_rows_summing_on_cpu(array, rows)
