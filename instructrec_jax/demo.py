@@ -11,7 +11,8 @@ Stages, each a library call of its own package (nothing here is demo-only logic)
    Popularity and SASRec on the same candidates; print the table, write the chart.
 
 Every stage caches or resumes: rerunning skips finished work (the trainer resumes from its
-latest checkpoint, evaluation from its finished shards). Settings live in
+latest checkpoint, evaluation from its finished shards) and XLA's compiled programs come
+from the on-disk cache (``--compilation_cache_dir``). Settings live in
 ``gin/runs/demo.gin``; ``--gin.NAME=VALUE`` overrides any of them.
 """
 
@@ -23,9 +24,10 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gin
+from instructrec_jax import compilation_cache
 from instructrec_jax.gin_cli import (
     add_gin_flags,
     parse_with_gin_flags,
@@ -231,12 +233,27 @@ def run_demo(config: DemoConfig) -> Path:
     return table_paths[0]
 
 
-def parse_flags(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-    """(gin files, gin bindings, search folders); the files default to ``runs/demo.gin``."""
+class DemoFlags(NamedTuple):
+    """The demo's command line: gin files, bindings and search folders, and the cache."""
+
+    gin_files: list[str]
+    bindings: list[str]
+    search_folders: list[str]
+    compilation_cache_dir: str | None
+
+
+def parse_flags(argv: Sequence[str]) -> DemoFlags:
+    """The flags; the gin files default to ``runs/demo.gin``."""
     parser = argparse.ArgumentParser(prog="python -m instructrec_jax.demo", description=__doc__)
     add_gin_flags(parser)
+    compilation_cache.add_flag(parser)
     flags, bindings = parse_with_gin_flags(parser, argv)
-    return flags.gin_file or [DEFAULT_GIN_FILE], bindings, search_folders(flags.gin_search_paths)
+    return DemoFlags(
+        flags.gin_file or [DEFAULT_GIN_FILE],
+        bindings,
+        search_folders(flags.gin_search_paths),
+        flags.compilation_cache_dir,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,15 +262,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from instructrec_jax.tf_setup import import_tensorflow
 
     import_tensorflow()  # first, so TF's import is quiet and never sees an accelerator
-    files, bindings, folders = parse_flags(sys.argv[1:] if argv is None else argv)
-    for folder in folders:
+    flags = parse_flags(sys.argv[1:] if argv is None else argv)
+    for folder in flags.search_folders:
         gin.add_config_file_search_path(folder)
     try:
-        resolved = [resolve_gin_file(path, folders) for path in files]
-        gin.parse_config_files_and_bindings(resolved, bindings, finalize_config=False)
+        resolved = [resolve_gin_file(path, flags.search_folders) for path in flags.gin_files]
+        gin.parse_config_files_and_bindings(resolved, flags.bindings, finalize_config=False)
     except (SyntaxError, ValueError, OSError) as error:
         print(f"error: gin: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
+    print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
     run_demo(GinDemoConfig())
     return 0
 

@@ -8,7 +8,9 @@
 The model config comes from a gin model file, or from an HF ``config.json``
 (``--gin.evaluate.hf_config="'/path/config.json'"``, or the checkpoint folder's own).
 Writes ``metrics.json``, ``results.md``, ``chart.png`` and resumable ``shards/`` to
-``EVAL_OUTPUT_DIR``. A thin wrapper around :func:`evaluate`, itself a wrapper around
+``EVAL_OUTPUT_DIR``; compiled programs are kept on disk for the next job
+(``--compilation_cache_dir``, :mod:`instructrec_jax.compilation_cache`). A thin wrapper
+around :func:`evaluate`, itself a wrapper around
 :func:`instructrec_jax.evaluation.runner.run_evaluation`.
 """
 
@@ -20,6 +22,7 @@ import sys
 from collections.abc import Sequence
 
 import gin
+from instructrec_jax import compilation_cache
 from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
 from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
@@ -141,6 +144,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """(flags, gin bindings from ``--gin.NAME=VALUE`` and ``--gin_bindings``)."""
     parser = argparse.ArgumentParser(prog="python -m instructrec_jax.evaluate", description=__doc__)
     add_gin_flags(parser)
+    compilation_cache.add_flag(parser)
     return parse_with_gin_flags(parser, argv)
 
 
@@ -184,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, SyntaxError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
+    print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
     result = evaluate(model_config=model_config)
     print(f"wrote {result.metrics_path}, {result.table_path}, {result.chart_path}")
     print(result.table_path.read_text())

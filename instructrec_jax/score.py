@@ -3,6 +3,7 @@
     python -m instructrec_jax.score --checkpoint=PATH --input=pairs.jsonl \\
         --output=scores.jsonl [--vocab=SPM_MODEL] [--gin_file=gin/models/flan_t5_small.gin] \\
         [--gin.VOCAB_SIZE=32128] [--batch_size=32] [--dtype=float32] [--num_partitions=N]
+        [--compilation_cache_dir=DIR]
 
 Each input line is a JSON object with either token ids (``encoder_input_tokens``,
 ``decoder_target_tokens``: lists without padding, EOS included) or text (``inputs``,
@@ -29,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from instructrec_jax import compilation_cache
 from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_checkpoint
 from instructrec_jax.checkpoints.hf import config_from_hf
 from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
@@ -271,6 +273,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "--num_partitions", type=int, default=None, help="model-parallel size (default: 1 device)"
     )
     add_gin_flags(parser)
+    compilation_cache.add_flag(parser)
     return parse_with_gin_flags(parser, argv)
 
 
@@ -281,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = model_config_for(flags.checkpoint, flags.gin_file, bindings)
     if flags.dtype is not None:
         config = config.replace(dtype=flags.dtype)
+    print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
     scores = score_file(
         flags.checkpoint,
         flags.input,

@@ -6,7 +6,9 @@
 
 Several processes: ``--coordinator_address=host:port --num_processes=N --process_id=i``
 (TPU VM slices and SLURM jobs are detected without flags). The resolved gin config is
-written to ``MODEL_DIR/config.gin``. Everything here is a thin wrapper around
+written to ``MODEL_DIR/config.gin``. Compiled programs are kept on disk
+(``--compilation_cache_dir``, :mod:`instructrec_jax.compilation_cache`), so a restarted run
+skips XLA's compiles. Everything here is a thin wrapper around
 :func:`instructrec_jax.training.train`.
 """
 
@@ -17,6 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from instructrec_jax import compilation_cache
 from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
 from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.training.distributed import DistributedConfig, initialize
@@ -28,6 +31,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         prog="python -m instructrec_jax.train", description=__doc__, allow_abbrev=False
     )
     add_gin_flags(parser)
+    compilation_cache.add_flag(parser)
     parser.add_argument("--coordinator_address", default=None)
     parser.add_argument("--num_processes", type=int, default=None)
     parser.add_argument("--process_id", type=int, default=None)
@@ -61,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from instructrec_jax.training import train
 
+    cache_dir = compilation_cache.enable(flags.compilation_cache_dir)
     if jax.process_index() == 0:
+        print(compilation_cache.describe(cache_dir))
         preflight.prepare_model_dir(config.model_dir)
         tf = import_tensorflow()
         with tf.io.gfile.GFile(os.path.join(config.model_dir, "config.gin"), "w") as stream:

@@ -15,3 +15,6 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
     ).strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# The entry points' on-disk compilation cache stays off (nothing written to ~/.cache);
+# tests that exercise it name their own folder.
+os.environ.setdefault("INSTRUCTREC_COMPILATION_CACHE_DIR", "")

@@ -60,12 +60,16 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch, stale_gin
 
 
 def test_flags_split_into_gin_files_and_bindings():
-    files, bindings, folders = demo.parse_flags(["--gin_file=x.gin", "--gin.TRAIN_STEPS=5"])
-    assert files == ["x.gin"]
-    assert bindings == ["TRAIN_STEPS = 5"]
-    assert folders[-1].endswith("gin")
-    files, _, _ = demo.parse_flags([])
-    assert files == [demo.DEFAULT_GIN_FILE]
+    flags = demo.parse_flags(
+        ["--gin_file=x.gin", "--gin.TRAIN_STEPS=5", "--compilation_cache_dir=/tmp/c"]
+    )
+    assert flags.gin_files == ["x.gin"]
+    assert flags.bindings == ["TRAIN_STEPS = 5"]
+    assert flags.search_folders[-1].endswith("gin")
+    assert flags.compilation_cache_dir == "/tmp/c"
+    flags = demo.parse_flags([])
+    assert flags.gin_files == [demo.DEFAULT_GIN_FILE]
+    assert flags.compilation_cache_dir is None
     with pytest.raises(SystemExit):
         demo.parse_flags(["--unknown"])
 
