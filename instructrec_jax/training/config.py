@@ -24,7 +24,9 @@ class TrainConfig:
     Sizes: ``batch_size`` is the global batch (examples, or packed rows with ``pack``);
     ``task_feature_lengths`` are token lengths ``{"inputs": L, "targets": T}``.
     ``train_steps`` is absolute (a run resumed or started from a step-N checkpoint trains
-    until step ``train_steps``). Periods are in steps; 0 disables.
+    until step ``train_steps``). Periods are in steps; 0 disables. ``profile_first_step``
+    (None: off) and ``profile_steps`` choose a window of steps to trace
+    (:mod:`instructrec_jax.training.profiler`).
     """
 
     model_dir: str
@@ -58,9 +60,17 @@ class TrainConfig:
     validation_steps: int = 10
     peak_flops_per_device: float | None = None
     progress_bar: bool = True
+    profile_first_step: int | None = None
+    profile_steps: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("train_steps", "batch_size", "num_microbatches", "keep_checkpoints"):
+        for name in (
+            "train_steps",
+            "batch_size",
+            "num_microbatches",
+            "keep_checkpoints",
+            "profile_steps",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("checkpoint_period", "log_period", "eval_period", "validation_steps"):
@@ -76,6 +86,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.task_feature_lengths lacks {sorted(missing)}")
         if not self.model_dir:
             raise ValueError("TrainConfig.model_dir is empty")
+        if self.profile_first_step is not None and self.profile_first_step < 1:
+            raise ValueError(
+                f"TrainConfig.profile_first_step must be >= 1 or None, got "
+                f"{self.profile_first_step}"
+            )
         if self.dropout_rate is not None and not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"TrainConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
 

@@ -25,6 +25,7 @@ from instructrec_jax.training.config import EvalFn, TrainConfig
 from instructrec_jax.training.metrics_writer import MetricsWriter
 from instructrec_jax.training.monitor import ThroughputMeter, average_metrics, check_finite
 from instructrec_jax.training.optimizer import Schedule
+from instructrec_jax.training.profiler import train_profiler
 from instructrec_jax.training.state import TrainState
 from instructrec_jax.training.step import EvalStepFn, TrainStepFn
 from instructrec_jax.training.validation import validation_metrics
@@ -74,32 +75,40 @@ class TrainLoop:
         window: list[dict[str, jax.Array]] = []
         previous: tuple[int, dict[str, jax.Array]] | None = None
         last = config.train_steps
-        for step in range(start_step + 1, last + 1):
-            global_batch = input_pipeline.to_global(
-                next(batches), self.batch_sharding, config.batch_size
-            )
-            state, metrics = self.train_step(state, global_batch)
-            if previous is not None:
-                check_finite(*previous)
-            else:
-                jax.block_until_ready(metrics)  # first step: exclude compilation from timing
-                meter.restart(step)
-            previous = (step, metrics)
-            window.append(metrics)
-            if progress is not None:
-                progress.update(1)
-            if _due(config.log_period, step, last) or _due(config.checkpoint_period, step, last):
-                check_finite(step, metrics)
-            if _due(config.log_period, step, last):
-                record = self._log(step, window, meter)
+        profiler = train_profiler(config.model_dir, config.profile_first_step, config.profile_steps)
+        try:
+            for step in range(start_step + 1, last + 1):
+                profiler.before_step(step)  # the trace includes the input pipeline
+                global_batch = input_pipeline.to_global(
+                    next(batches), self.batch_sharding, config.batch_size
+                )
+                state, metrics = self.train_step(state, global_batch)
+                profiler.after_step(step, metrics)
+                if previous is not None:
+                    check_finite(*previous)
+                else:
+                    jax.block_until_ready(metrics)  # first step: exclude compilation from timing
+                    meter.restart(step)
+                previous = (step, metrics)
+                window.append(metrics)
                 if progress is not None:
-                    progress.set_postfix(loss=f"{record['loss']:.4f}")
-                window = []
-            if _due(config.checkpoint_period, step, last):
-                self.checkpointer.save(step, state.to_checkpoint())
-                self.last_checkpoint = checkpoint_dir(config.model_dir, step)
-            if _due(config.eval_period, step, last):
-                self._evaluate(state, step, validation)
+                    progress.update(1)
+                log_due = _due(config.log_period, step, last)
+                checkpoint_due = _due(config.checkpoint_period, step, last)
+                if log_due or checkpoint_due:
+                    check_finite(step, metrics)
+                if log_due:
+                    record = self._log(step, window, meter)
+                    if progress is not None:
+                        progress.set_postfix(loss=f"{record['loss']:.4f}")
+                    window = []
+                if checkpoint_due:
+                    self.checkpointer.save(step, state.to_checkpoint())
+                    self.last_checkpoint = checkpoint_dir(config.model_dir, step)
+                if _due(config.eval_period, step, last):
+                    self._evaluate(state, step, validation)
+        finally:
+            profiler.stop()
         if previous is not None:
             check_finite(*previous)
         if progress is not None:

@@ -117,6 +117,8 @@ def test_short_run_writes_config_gin_and_metrics(capsys, tmp_path):
         "--gin.LEARNING_RATE=1e-2",
         "--gin.NUM_PARTITIONS=2",
         "--gin.NUM_MICROBATCHES=2",
+        "--gin.PROFILE_FIRST_STEP=2",
+        "--gin.PROFILE_STEPS=1",
     )
     assert train_cli.main(argv) == 0
     config_gin = (tmp_path / "run" / "config.gin").read_text()
@@ -127,3 +129,6 @@ def test_short_run_writes_config_gin_and_metrics(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "trained to step 2" in out
     assert "XLA compilation cache: off" in out  # tests/conftest.py turns it off
+    # The profiler window (step 2 only) left one trace where TensorBoard looks for it.
+    assert len(list((tmp_path / "run" / "train").glob("plugins/profile/*/*.xplane.pb"))) == 1
+    assert "profile of steps 2-2 in " in out
