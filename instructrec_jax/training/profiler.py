@@ -43,8 +43,10 @@ class StepProfiler:
         return None if self.first_step is None else self.first_step + self.num_steps - 1
 
     def before_step(self, step: int) -> None:
+        """Start tracing when ``step`` opens the window."""
         if step == self.first_step and not self.active:
-            os.makedirs(self.log_dir, exist_ok=True)
+            if "://" not in self.log_dir:  # remote folders (gs://) are the profiler's to make
+                os.makedirs(self.log_dir, exist_ok=True)
             jax.profiler.start_trace(self.log_dir, create_perfetto_trace=True)
             self.active = True
 
