@@ -272,7 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: gin: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
-    run_demo(GinDemoConfig())
+    from instructrec_jax.training import PREEMPTED_EXIT_CODE, PreemptedError
+
+    try:
+        run_demo(GinDemoConfig())
+    except PreemptedError as preempted:  # SIGTERM while training: rerunning resumes
+        print(str(preempted), file=sys.stderr)
+        return PREEMPTED_EXIT_CODE
     return 0
 
 

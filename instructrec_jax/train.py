@@ -8,7 +8,8 @@ Several processes: ``--coordinator_address=host:port --num_processes=N --process
 (TPU VM slices and SLURM jobs are detected without flags). The resolved gin config is
 written to ``MODEL_DIR/config.gin``. Compiled programs are kept on disk
 (``--compilation_cache_dir``, :mod:`instructrec_jax.compilation_cache`), so a restarted run
-skips XLA's compiles. Everything here is a thin wrapper around
+skips XLA's compiles. On SIGTERM (preemption) the run saves its current step and exits with
+status 143; rerunning the same command resumes there. Everything here is a thin wrapper around
 :func:`instructrec_jax.training.train`.
 """
 
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import jax
 
-    from instructrec_jax.training import train
+    from instructrec_jax.training import PREEMPTED_EXIT_CODE, PreemptedError, train
 
     cache_dir = compilation_cache.enable(flags.compilation_cache_dir)
     if jax.process_index() == 0:
@@ -72,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         tf = import_tensorflow()
         with tf.io.gfile.GFile(os.path.join(config.model_dir, "config.gin"), "w") as stream:
             stream.write(gin_setup.config_text())
-    result = train(config)
+    try:
+        result = train(config)
+    except PreemptedError as preempted:
+        print(str(preempted), file=sys.stderr)
+        return PREEMPTED_EXIT_CODE
     print(f"trained to step {result.step}; final metrics: {result.final_metrics}")
     return 0
 

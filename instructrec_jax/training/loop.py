@@ -4,6 +4,7 @@
         every log_period:        metrics.jsonl + TensorBoard + progress bar
         every checkpoint_period: asynchronous Orbax save
         every eval_period:       validation loss, then ``eval_fn(params, step)``
+        on SIGTERM:              save this step, then raise PreemptedError (preemption.py)
 
 Loss/gradient NaN or Inf stops the run with :class:`NonFiniteError` naming the step (the
 flag of step s is read while step s+1 runs, so checking costs no pipeline stall), and no
@@ -13,7 +14,7 @@ checkpoint is written from a non-finite state.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NoReturn
 
 import jax
 import numpy as np
@@ -25,6 +26,7 @@ from instructrec_jax.training.config import EvalFn, TrainConfig
 from instructrec_jax.training.metrics_writer import MetricsWriter
 from instructrec_jax.training.monitor import ThroughputMeter, average_metrics, check_finite
 from instructrec_jax.training.optimizer import Schedule
+from instructrec_jax.training.preemption import PreemptedError, PreemptionWatch
 from instructrec_jax.training.profiler import train_profiler
 from instructrec_jax.training.state import TrainState
 from instructrec_jax.training.step import EvalStepFn, TrainStepFn
@@ -48,6 +50,7 @@ class TrainLoop:
     checkpointer: Checkpointer
     writer: MetricsWriter
     eval_fn: EvalFn | None = None
+    preemption: PreemptionWatch | None = None
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     last_checkpoint: str | None = None
 
@@ -107,6 +110,8 @@ class TrainLoop:
                     self.last_checkpoint = checkpoint_dir(config.model_dir, step)
                 if _due(config.eval_period, step, last):
                     self._evaluate(state, step, validation)
+                if self.preemption is not None and self.preemption.reached(step):
+                    self._save_and_stop(step, state, metrics, saved=checkpoint_due)
         finally:
             profiler.stop()
         if previous is not None:
@@ -114,6 +119,17 @@ class TrainLoop:
         if progress is not None:
             progress.close()
         return state
+
+    def _save_and_stop(
+        self, step: int, state: TrainState, metrics: dict[str, jax.Array], saved: bool
+    ) -> NoReturn:
+        """Preempted: make sure ``checkpoint_<step>`` is on disk, then stop the run."""
+        check_finite(step, metrics)  # never a checkpoint of a non-finite state
+        if not saved:
+            self.checkpointer.save(step, state.to_checkpoint())
+            self.last_checkpoint = checkpoint_dir(self.config.model_dir, step)
+        self.checkpointer.wait()
+        raise PreemptedError(step, checkpoint_dir(self.config.model_dir, step))
 
     def _record(self, step: int, split: str, record: dict[str, float]) -> None:
         self.writer.write(step, split, record)

@@ -3,7 +3,8 @@
 Order of work: checks that need no compilation (task module, task name, TRAIN_STEPS
 against the initial checkpoint, model dir), then the mesh and the sharded state (resumed
 from the newest ``checkpoint_<step>`` in MODEL_DIR, else from ``initial_checkpoint_path``,
-else freshly initialized), then :class:`loop.TrainLoop`.
+else freshly initialized), then :class:`loop.TrainLoop`. A SIGTERM (preemption) makes the
+loop save the current step and raise :class:`PreemptedError`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from instructrec_jax.training.loop import TrainLoop
 from instructrec_jax.training.metrics_writer import MetricsWriter
 from instructrec_jax.training.monitor import NonFiniteError
 from instructrec_jax.training.optimizer import learning_rate_schedule
+from instructrec_jax.training.preemption import PreemptedError, PreemptionWatch
 from instructrec_jax.training.preflight import (
     check_before_compile,
     initial_checkpoint_step,
@@ -38,7 +40,7 @@ from instructrec_jax.training.step import jit_train_step, make_eval_step, make_t
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NonFiniteError", "train"]
+__all__ = ["NonFiniteError", "PreemptedError", "train"]
 
 
 def _initial_state(
@@ -63,8 +65,8 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
     """Train until ``config.train_steps`` and return the final params and metrics.
 
     Raises :class:`preflight.SetupError` before compiling anything when the task, module,
-    step count or model directory is unusable, and :class:`NonFiniteError` when the loss
-    diverges.
+    step count or model directory is unusable, :class:`NonFiniteError` when the loss
+    diverges, and :class:`PreemptedError` after saving the current step on SIGTERM.
     """
     check_before_compile(config)
     is_chief = jax.process_index() == 0
@@ -105,12 +107,13 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
     )
     base_step = initial_checkpoint_step(config.initial_checkpoint_path)
     try:
-        state, resumed_from = _initial_state(config, layout, checkpointer, base_step)
-        if resumed_from is not None:
-            loop.last_checkpoint = checkpoint_dir(config.model_dir, resumed_from)
-        start_step = int(jax.device_get(state.step))
-        if start_step < config.train_steps:
-            state = loop.run(state, start_step, base_step)
+        with PreemptionWatch() as loop.preemption:
+            state, resumed_from = _initial_state(config, layout, checkpointer, base_step)
+            if resumed_from is not None:
+                loop.last_checkpoint = checkpoint_dir(config.model_dir, resumed_from)
+            start_step = int(jax.device_get(state.step))
+            if start_step < config.train_steps:
+                state = loop.run(state, start_step, base_step)
     finally:
         checkpointer.close()
         loop.writer.close()

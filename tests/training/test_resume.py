@@ -1,5 +1,6 @@
-"""A run killed with SIGKILL after a checkpoint and restarted ends bitwise equal to an
-uninterrupted run (dropout on, shuffled seeded input, async Orbax checkpoints)."""
+"""A run killed with SIGKILL after a checkpoint, or stopped by SIGTERM (preemption), and
+restarted ends bitwise equal to an uninterrupted run (dropout on, shuffled seeded input,
+async Orbax checkpoints)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -49,9 +51,30 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
-def test_sigkill_then_restart_matches_uninterrupted_run_bitwise(tmp_path):
-    env = _env(tmp_path / "jax_cache")
-    _run(_command(tmp_path / "straight", tmp_path / "straight.npz"), env)
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The uninterrupted 6-step run: (folder with straight.npz[.json], env with its cache)."""
+    folder = tmp_path_factory.mktemp("straight")
+    env = _env(folder / "jax_cache")
+    _run(_command(folder / "run", folder / "straight.npz"), env)
+    return folder, env
+
+
+def _assert_resumed_matches_straight(resumed_out: Path, straight_out: Path, step: int) -> None:
+    resumed_info = json.loads(Path(f"{resumed_out}.json").read_text())
+    assert resumed_info["resumed_from"] == step
+    straight_info = json.loads(Path(f"{straight_out}.json").read_text())
+    # The resumed run logged the steps after ``step`` only; their losses equal the straight run's.
+    assert resumed_info["losses"] == straight_info["losses"][step:]
+    straight_params = _load(straight_out)
+    resumed_params = _load(resumed_out)
+    assert straight_params.keys() == resumed_params.keys() and straight_params
+    for name, value in straight_params.items():
+        np.testing.assert_array_equal(resumed_params[name], value, err_msg=name)
+
+
+def test_sigkill_then_restart_matches_uninterrupted_run_bitwise(tmp_path, straight):
+    straight_dir, env = straight
 
     interrupted_dir = tmp_path / "interrupted"
     process = subprocess.Popen(
@@ -72,14 +95,19 @@ def test_sigkill_then_restart_matches_uninterrupted_run_bitwise(tmp_path):
     assert not (interrupted_dir / "checkpoint_6").exists()
 
     _run(_command(interrupted_dir, tmp_path / "resumed.npz"), env)
-    resumed_info = json.loads((tmp_path / "resumed.npz.json").read_text())
-    assert resumed_info["resumed_from"] == 4
-    straight_info = json.loads((tmp_path / "straight.npz.json").read_text())
-    # The resumed run logged steps 5 and 6 only; their losses equal the straight run's.
-    assert resumed_info["losses"] == straight_info["losses"][4:]
+    _assert_resumed_matches_straight(tmp_path / "resumed.npz", straight_dir / "straight.npz", 4)
 
-    straight = _load(tmp_path / "straight.npz")
-    resumed = _load(tmp_path / "resumed.npz")
-    assert straight.keys() == resumed.keys() and straight
-    for name, value in straight.items():
-        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+
+def test_sigterm_saves_the_current_step_and_the_restart_matches_bitwise(tmp_path, straight):
+    straight_dir, env = straight
+    model_dir = tmp_path / "preempted"
+    # No periodic checkpoint before the end: whatever is saved at step 3 is the preemption's.
+    command = _command(model_dir, tmp_path / "unused.npz", "--checkpoint_period=100")
+    preempted = subprocess.run(
+        [*command, "--preempt_at=3"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert preempted.returncode == 143, preempted.stderr[-4000:]
+    assert "preempted at step 3" in preempted.stderr
+    assert sorted(path.name for path in model_dir.glob("checkpoint_*")) == ["checkpoint_3"]
+    _run(_command(model_dir, tmp_path / "resumed.npz", "--checkpoint_period=100"), env)
+    _assert_resumed_matches_straight(tmp_path / "resumed.npz", straight_dir / "straight.npz", 3)

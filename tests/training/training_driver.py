@@ -7,6 +7,8 @@ Trains the tiny model on ``training_tiny_copy`` with dropout on; writes the fina
 (flattened, '/'-joined paths) to ``--out`` as .npz and the train losses to ``--out``.json.
 ``--block_at=S``: the eval hook at step S waits until ``checkpoint_S`` is on disk, writes
 ``<model_dir>/blocked`` and sleeps (the test then kills the process with SIGKILL).
+``--preempt_at=S``: the eval hook at step S sends this process SIGTERM, as a scheduler's
+preemption notice would; the run then saves step S and the driver exits with status 143.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 
@@ -24,6 +27,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--block_at", type=int, default=0)
+    parser.add_argument("--preempt_at", type=int, default=0)
     parser.add_argument("--devices", type=int, default=2)
     parser.add_argument("--process_id", type=int, default=None)
     parser.add_argument("--num_processes", type=int, default=None)
@@ -51,7 +55,12 @@ def main() -> None:
     import training_tiny_task  # registers the task
     from jax.experimental import multihost_utils
 
-    from instructrec_jax.training import TrainConfig, train
+    from instructrec_jax.training import (
+        PREEMPTED_EXIT_CODE,
+        PreemptedError,
+        TrainConfig,
+        train,
+    )
 
     model = training_tiny_task.tiny_model_config(dropout_rate=args.dropout_rate)
     config = TrainConfig(
@@ -67,7 +76,7 @@ def main() -> None:
         seed=7,
         checkpoint_period=args.checkpoint_period,
         log_period=1,
-        eval_period=args.block_at,
+        eval_period=args.block_at or args.preempt_at,
         validation_split=None,
         progress_bar=False,
         peak_flops_per_device=1e9,
@@ -83,7 +92,17 @@ def main() -> None:
             time.sleep(3600)
         return {}
 
-    result = train(config, eval_fn=block if args.block_at else None)
+    def preempt(params: object, step: int) -> dict[str, float]:
+        if step == args.preempt_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return {}
+
+    hook = block if args.block_at else preempt if args.preempt_at else None
+    try:
+        result = train(config, eval_fn=hook)
+    except PreemptedError as preempted:
+        print(preempted, file=sys.stderr)
+        sys.exit(PREEMPTED_EXIT_CODE)
     gathered = multihost_utils.process_allgather(result.params, tiled=True)
     flat = {
         jax.tree_util.keystr(path): np.asarray(leaf)
