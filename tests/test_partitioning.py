@@ -9,20 +9,11 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec
 
-from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import Transformer
 from instructrec_jax.partitioning import Partitioner, make_mesh, standard_logical_axis_rules
+from tests.t5_configs import tiny_t5_config
 
-CONFIG = T5Config(
-    vocab_size=128,
-    d_model=32,
-    num_heads=4,
-    head_dim=8,
-    d_ff=64,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    dtype="float32",
-)
+CONFIG = tiny_t5_config(vocab_size=128, num_heads=4, head_dim=8, num_decoder_layers=2)
 # Unoptimized XLA code compiles several times faster for these tiny programs.
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 

@@ -11,21 +11,12 @@ import pytest
 
 import gin
 from instructrec_jax.checkpoints import export_hf
-from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.scoring import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, init_params
 from instructrec_jax.score import ScoreInputError, bucket_length, main, score_file
+from tests.t5_configs import tiny_t5_config
 
-CONFIG = T5Config(
-    vocab_size=100,
-    d_model=16,
-    num_heads=2,
-    head_dim=8,
-    d_ff=32,
-    num_encoder_layers=1,
-    num_decoder_layers=1,
-    dtype="float32",
-)
+CONFIG = tiny_t5_config(vocab_size=100, d_model=16, head_dim=8, d_ff=32)
 # Unoptimized XLA code compiles several times faster for these tiny reference programs.
 fast_apply = jax.jit(
     Transformer(CONFIG).apply, compiler_options={"xla_backend_optimization_level": 0}

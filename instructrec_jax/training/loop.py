@@ -127,7 +127,6 @@ class TrainLoop:
         check_finite(step, metrics)  # never a checkpoint of a non-finite state
         if not saved:
             self.checkpointer.save(step, state.to_checkpoint())
-            self.last_checkpoint = checkpoint_dir(self.config.model_dir, step)
         self.checkpointer.wait()
         raise PreemptedError(step, checkpoint_dir(self.config.model_dir, step))
 

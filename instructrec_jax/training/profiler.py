@@ -28,8 +28,7 @@ class StepProfiler:
     first_step: int | None
     num_steps: int
     active: bool = False
-    traced_until: int | None = None
-    written_steps: tuple[int, int] | None = None
+    traced_until: int | None = None  # the last step traced so far
 
     def __post_init__(self) -> None:
         if self.first_step is not None and self.first_step < 1:
@@ -66,8 +65,7 @@ class StepProfiler:
             jax.block_until_ready(outputs)
         jax.profiler.stop_trace()
         self.active = False
-        if self.first_step is not None and self.traced_until is not None:
-            self.written_steps = (self.first_step, self.traced_until)
+        if self.traced_until is not None:  # else the first traced step did not complete
             print(f"profile of steps {self.first_step}-{self.traced_until} in {self.log_dir}")
 
 

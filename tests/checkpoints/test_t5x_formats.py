@@ -18,19 +18,10 @@ from instructrec_jax.checkpoints import (
     load_params,
     resolve_checkpoint,
 )
-from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import init_params
+from tests.t5_configs import tiny_t5_config
 
-CONFIG = T5Config(
-    vocab_size=40,
-    d_model=16,
-    num_heads=2,
-    head_dim=4,
-    d_ff=24,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    dtype="float32",
-)
+CONFIG = tiny_t5_config(vocab_size=40, d_model=16, head_dim=4, d_ff=24, num_decoder_layers=2)
 INLINE_MAX_ELEMENTS = 64  # like T5X, small arrays go inline into the msgpack
 
 

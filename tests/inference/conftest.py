@@ -18,22 +18,14 @@ import pytest
 from instructrec_jax.inference import scoring
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import Transformer, abstract_params
+from tests.t5_configs import tiny_t5_config
 
 VOCAB = 200
 
 
 def small_config(vocab_size: int = VOCAB) -> T5Config:
     """The float32 1+2 layer T5 of the inference and evaluation tests."""
-    return T5Config(
-        vocab_size=vocab_size,
-        d_model=32,
-        num_heads=2,
-        head_dim=16,
-        d_ff=64,
-        num_encoder_layers=1,
-        num_decoder_layers=2,
-        dtype="float32",
-    )
+    return tiny_t5_config(vocab_size=vocab_size, num_decoder_layers=2)
 
 
 @pytest.fixture(scope="session")

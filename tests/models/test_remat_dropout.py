@@ -12,18 +12,9 @@ import pytest
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.scoring import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, init_params
+from tests.t5_configs import tiny_t5_config
 
-CONFIG = T5Config(
-    vocab_size=61,
-    d_model=16,
-    num_heads=2,
-    head_dim=8,
-    d_ff=32,
-    num_encoder_layers=1,
-    num_decoder_layers=1,
-    dtype="float32",
-    dropout_rate=0.3,
-)
+CONFIG = tiny_t5_config(vocab_size=61, d_model=16, head_dim=8, d_ff=32, dropout_rate=0.3)
 RNG = np.random.default_rng(0)
 ENCODER_TOKENS = jnp.asarray(RNG.integers(1, 61, size=(2, 6)), jnp.int32)
 TARGETS = jnp.asarray(RNG.integers(1, 61, size=(2, 4)), jnp.int32)

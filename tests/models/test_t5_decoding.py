@@ -7,18 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import Transformer, init_decode_cache, init_params
+from tests.t5_configs import tiny_t5_config
 
-CONFIG = T5Config(
-    vocab_size=97,
-    d_model=32,
-    num_heads=2,
-    head_dim=8,
-    d_ff=48,
-    num_encoder_layers=2,
-    num_decoder_layers=2,
-    dtype="float32",
+CONFIG = tiny_t5_config(
+    vocab_size=97, head_dim=8, d_ff=48, num_encoder_layers=2, num_decoder_layers=2
 )
 ATOL = 1e-5
 MODEL = Transformer(CONFIG)

@@ -34,14 +34,14 @@ def _traces(folder: Path) -> list[Path]:
 def test_the_window_traces_exactly_its_steps_and_writes_a_trace(tmp_path):
     profiler = StepProfiler(str(tmp_path), first_step=2, num_steps=2)
     assert _run_steps(profiler, range(1, 6)) == [False, True, True, False, False]
-    assert profiler.written_steps == (2, 3)
+    assert (profiler.first_step, profiler.traced_until) == (2, 3) and not profiler.active
     assert len(_traces(tmp_path)) == 1
 
 
 def test_a_window_cut_short_by_the_last_step_is_still_written(tmp_path):
     profiler = StepProfiler(str(tmp_path), first_step=4, num_steps=10)
     assert _run_steps(profiler, range(1, 6)) == [False, False, False, True, True]
-    assert profiler.written_steps == (4, 5)
+    assert (profiler.first_step, profiler.traced_until) == (4, 5) and not profiler.active
     assert len(_traces(tmp_path)) == 1
 
 

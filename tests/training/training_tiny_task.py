@@ -13,6 +13,7 @@ import seqio
 import gin
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.tf_setup import import_tensorflow
+from tests.t5_configs import tiny_t5_config
 
 TASK_NAME = "training_tiny_copy"
 VOCAB_SIZE = 64
@@ -21,17 +22,7 @@ _SIZES = {"train": 256, "validation": 32}
 
 def tiny_model_config(**overrides: object) -> T5Config:
     """The 1+1 layer float32 T5 the trainer's tests fit to this task (``overrides`` replace)."""
-    fields = dict(
-        vocab_size=VOCAB_SIZE,
-        d_model=32,
-        num_heads=2,
-        head_dim=16,
-        d_ff=64,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        dtype="float32",
-    )
-    return T5Config(**{**fields, **overrides})
+    return tiny_t5_config(**{"vocab_size": VOCAB_SIZE, **overrides})
 
 
 def _examples(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
