@@ -3,7 +3,7 @@
     python bench/train_step.py [--preset=tiny] [--batch=16] [--inputs=128] [--targets=32]
                                [--steps=10] [--repeats=3] [--heap=reuse|default]
                                [--platform=cpu|gpu] [--dtype=float32|bfloat16] [--remat=...]
-                               [--vocab=N] [--compare=hf|none]
+                               [--vocab=N] [--compare=hf|none] [--target=1.5]
 
 Same architecture (T5 v1.1 / Flan-T5 gated-GELU, untied head), same batch and lengths,
 no dropout, parameters stored in float32 and compute in ``--dtype`` (default float32 on CPU,
@@ -14,7 +14,8 @@ learning rate (ours: optax-based factored Adafactor; HF:
 implementations (``--repeats`` rounds of ``--steps`` steps each, best round reported), so a
 busy machine slows both alike. MFU = model FLOPs of the step (``training/flops.py``) per
 second / measured FLOP/s of a large matmul of ``--dtype`` in this same process (JAX, one
-device; the best of a measurement after every round).
+device; the best of a measurement after every round). The last line turns ``--target`` x
+HF's speed into the ms/step and the MFU it would take (above 100%: beyond the measured peak).
 ``--heap=reuse`` (default) keeps freed memory in glibc's heap as the trainer does
 (``instructrec_jax/host_memory.py``); it is process-wide, so both implementations get it.
 """
@@ -162,6 +163,9 @@ def _parse_args() -> argparse.Namespace:
         default=None,
         help="compute dtype of both (default: float32 on CPU, bfloat16 on GPU)",
     )
+    parser.add_argument(
+        "--target", type=float, default=1.5, help="speed-up over HF to translate into MFU"
+    )
     parser.add_argument("--remat", default=None, help="override the preset's remat policy")
     parser.add_argument(
         "--vocab", type=int, default=None, help="override the vocabulary size (demo: 4000)"
@@ -237,6 +241,18 @@ def main() -> None:
     if "hf torch" in times:
         ratio = min(times["hf torch"]) / min(times["jax (ours)"])
         print(f"speed-up (ours / HF, tokens/s): {ratio:.2f}x")
+        print(_target_line(args.target, min(times["hf torch"]), flops, peak))
+
+
+def _target_line(target: float, hf_seconds: float, flops: float, peak: float) -> str:
+    """What ``target`` x HF's speed means: ms/step and the MFU it takes at the measured peak."""
+    seconds = hf_seconds / target
+    needed = flops / seconds / peak
+    verdict = "above the measured peak: unreachable" if needed > 1.0 else "within the peak"
+    return (
+        f"target {target:.2f}x HF: {seconds * 1e3:.1f} ms/step, "
+        f"MFU {needed:.1%} of the measured peak ({verdict})"
+    )
 
 
 def _built(label: str, factory: type, *args: object) -> JaxStep | TorchStep:
