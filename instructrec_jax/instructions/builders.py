@@ -91,6 +91,24 @@ def _shown_items(
     return tuple(order)
 
 
+def _record(
+    context: BuildContext,
+    template: Template,
+    combination: CodeCombination,
+    data: RenderInput,
+    split: str,
+    user_id: str,
+    stats: RenderStats,
+) -> InstructionRecord:
+    """One rendered record of ``split``, counted in ``stats``."""
+    rendered = render(
+        template, combination, context.catalog, data, context.counter, context.max_input_tokens
+    )
+    record = build_record(template, combination, rendered, data, context.catalog, split, user_id)
+    stats.add(record, rendered.truncated, rendered.within_budget)
+    return record
+
+
 def train_records(
     context: BuildContext, examples: Sequence[TrainExample], first_index: int, stats: RenderStats
 ) -> Iterator[InstructionRecord]:
@@ -116,25 +134,7 @@ def train_records(
                 negative_seed = seeded_hash(context.seed, "negatives", index, family, str(draw))
                 shown = _shown_items(context, combination.task_form, example, rng, negative_seed)
                 data = RenderInput(example.history, example.target, annotation, shown)
-                rendered = render(
-                    template,
-                    combination,
-                    context.catalog,
-                    data,
-                    context.counter,
-                    context.max_input_tokens,
-                )
-                record = build_record(
-                    template,
-                    combination,
-                    rendered,
-                    data,
-                    context.catalog,
-                    "train",
-                    example.user_id,
-                )
-                stats.add(record, rendered.truncated, rendered.within_budget)
-                yield record
+                yield _record(context, template, combination, data, "train", example.user_id, stats)
 
 
 def user_eval_records(
@@ -191,16 +191,4 @@ def product_search_eval_records(
             for combination in template.combinations:
                 if combination.has_history or combination.has_explicit_preference:
                     continue
-                rendered = render(
-                    template,
-                    combination,
-                    context.catalog,
-                    data,
-                    context.counter,
-                    context.max_input_tokens,
-                )
-                record = build_record(
-                    template, combination, rendered, data, context.catalog, split, ""
-                )
-                stats.add(record, rendered.truncated, rendered.within_budget)
-                yield record
+                yield _record(context, template, combination, data, split, "", stats)
