@@ -97,6 +97,17 @@ def test_missing_required_field_and_skip_bad_lines(amazon_dir):
     assert dataset.stats["raw_interactions"] == len(reviews)
 
 
+def test_infinite_review_time_is_a_bad_line(amazon_dir):
+    reviews = amazon_reviews()
+    lines = [*reviews[:2], amazon_review("U_inf", "B000GAME01", float("inf")), *reviews[2:]]
+    path = write_gzip_lines(amazon_dir / "Video_Games_5.json.gz", lines)
+    with pytest.raises(DataFormatError, match=r":3: bad 'unixReviewTime': inf"):
+        list(AmazonReader("Video_Games", amazon_dir).read().interactions)
+    lenient = AmazonReader("Video_Games", amazon_dir, skip_bad_lines=True).read()
+    assert len(list(lenient.interactions)) == len(reviews)
+    assert lenient.bad_lines == {str(path): 1}
+
+
 def test_bad_meta_line_and_truncated_gzip(amazon_dir):
     meta_path = amazon_dir / "meta_Video_Games.json.gz"
     write_gzip_lines(meta_path, [amazon_meta("A", "a"), amazon_meta("B", "b", category="PC")])

@@ -50,6 +50,16 @@ def test_bad_number_is_a_bad_line(recbole_prefix):
         list(load_raw("recbole", path=recbole_prefix).interactions)
 
 
+def test_infinite_timestamp_is_a_bad_line(recbole_prefix):
+    inter = recbole_prefix.with_name("tiny.inter")
+    inter.write_text(inter.read_text() + "9\t10\t4\tinf\n")
+    with pytest.raises(DataFormatError, match=r"tiny\.inter:31: bad number"):
+        list(load_raw("recbole", path=recbole_prefix).interactions)
+    lenient = load_raw("recbole", path=recbole_prefix, skip_bad_lines=True)
+    assert len(list(lenient.interactions)) == 29  # the 29 good lines of the fixture
+    assert lenient.bad_lines == {str(inter): 1}
+
+
 def test_header_problems_are_named(recbole_prefix, tmp_path):
     with pytest.raises(DataFormatError, match="not NAME:TYPE"):
         parse_header(tmp_path / "x.inter", "user_id:token\titem_id")

@@ -79,7 +79,7 @@ def review_timestamp(record: dict[str, Any]) -> int:
     if record.get("unixReviewTime") is not None:
         try:
             return int(record["unixReviewTime"])
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:  # OverflowError: Infinity
             raise BadRecord(f"bad 'unixReviewTime': {record['unixReviewTime']!r}") from error
     if isinstance(record.get("reviewTime"), str):
         try:

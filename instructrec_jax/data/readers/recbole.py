@@ -171,7 +171,7 @@ class RecBoleReader(CatalogAndStreamReader):
             try:
                 timestamp = int(float(row[time_field]))
                 rating = float(row[rating_field]) if has_rating and row[rating_field] else None
-            except ValueError as error:
+            except (ValueError, OverflowError) as error:  # OverflowError: inf
                 self.policy.reject(self.inter_path, line_number, f"bad number: {error}")
                 continue
             if not user_id or not item_id:
