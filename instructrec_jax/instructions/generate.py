@@ -259,6 +259,11 @@ def generate(
             pending.append(unit)
         else:
             done[unit] = complete
+    if pending:
+        # The files about to be rewritten no longer match an earlier run's manifest: drop it
+        # first, so that a run stopped midway leaves no manifest naming mixed files.
+        for name in ("manifest.json", "stats.json"):
+            (out / name).unlink(missing_ok=True)
     workers = config.workers if getattr(teacher, "process_safe", False) else 1
     with tqdm(
         total=len(units),

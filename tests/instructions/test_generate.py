@@ -4,6 +4,7 @@ import os
 import pytest
 
 from instructrec_jax.data import PrepareConfig, make_synthetic, prepare
+from instructrec_jax.instructions import generate as generate_module
 from instructrec_jax.instructions.cli import generate_main
 from instructrec_jax.instructions.generate import GenerateConfig, generate
 from instructrec_jax.instructions.records import feature_spec, from_tf_example_bytes
@@ -159,6 +160,32 @@ def test_rerun_skips_complete_units_and_redoes_broken_ones(dataset, generated, t
     generate(dataset, copy, CONFIG, progress=False)
     assert _tree(copy) == reference
     assert os.stat(kept).st_mtime == 1  # the complete unit was skipped, not rewritten
+
+
+def test_a_changed_rerun_stopped_midway_leaves_no_stale_manifest(
+    dataset, generated, tmp_path, monkeypatch
+):
+    out_dir, _ = generated
+    copy = tmp_path / "copy"
+    for name, data in _tree(out_dir).items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes(data)
+    real_write_unit = generate_module.write_unit
+    written = []
+
+    def write_one_unit_then_stop(*args, **kwargs):
+        if written:
+            raise KeyboardInterrupt
+        written.append(args[1])
+        return real_write_unit(*args, **kwargs)
+
+    monkeypatch.setattr(generate_module, "write_unit", write_one_unit_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        generate(dataset, copy, GenerateConfig(**{**CONFIG.__dict__, "seed": 6}), progress=False)
+    assert len(written) == 1
+    # Seed-5 and seed-6 parts now sit side by side: no manifest may vouch for them.
+    assert not (copy / "manifest.json").exists()
+    assert not (copy / "stats.json").exists()
 
 
 def test_generate_cli_writes_manifest_and_stats(tmp_path, capsys):
