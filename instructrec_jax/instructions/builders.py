@@ -7,6 +7,7 @@ the dataset, the configuration and the seed: never on which process renders them
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -172,6 +173,7 @@ def product_search_eval_records(
     if not template_ids:
         return
     catalog_ids = sorted(context.catalog)
+    title_counts = collections.Counter(context.catalog[item].title for item in catalog_ids)
     requests = [
         AnnotationRequest((), item_id, context.item_reviews.get(item_id), context.catalog)
         for item_id in item_ids
@@ -179,10 +181,18 @@ def product_search_eval_records(
     annotations = context.teacher.annotate_batch(requests)
     for item_id, annotation in zip(item_ids, annotations):
         rng = random.Random(seeded_hash(context.seed, "product_search", split, item_id))
+        # Candidates are ranked by title: an item with the target's title is no negative.
+        title = context.catalog[item_id].title
+        allowed = len(catalog_ids) - title_counts[title]
+        if allowed < context.num_candidates - 1:
+            raise ValueError(
+                f"product search item {item_id!r}: {context.num_candidates - 1} negatives "
+                f"needed but only {allowed} catalog items have another title"
+            )
         others: list[str] = []
         while len(others) < context.num_candidates - 1:
             drawn = catalog_ids[rng.randrange(len(catalog_ids))]
-            if drawn != item_id and drawn not in others:
+            if context.catalog[drawn].title != title and drawn not in others:
                 others.append(drawn)
         shown = shuffled_candidates((item_id, *others), context.seed, split, "", item_id)
         data = RenderInput((), item_id, annotation, shown)
