@@ -15,7 +15,7 @@ from typing import Protocol
 
 from instructrec_jax.data.seeding import seeded_hash
 from instructrec_jax.data.types import EvalExample, Item, TrainExample
-from instructrec_jax.instructions.codes import CodeCombination, TaskForm
+from instructrec_jax.instructions.codes import CodeCombination, Intention, TaskForm
 from instructrec_jax.instructions.records import InstructionRecord
 from instructrec_jax.instructions.render import (
     RenderInput,
@@ -116,22 +116,27 @@ def train_records(
     """Training records for ``examples`` (global indices start at ``first_index``).
 
     Per example and family, ``per_example[family]`` (template, combination) pairs drawn
-    uniformly from the family's pool; product-search records only for examples whose
-    target lies in the train part of the item split (test items stay unseen).
+    uniformly from the family's pool. Records with an intention (I1/I2: a query about the
+    target, as in product search and personalized search) are only kept for targets in
+    the train part of the item split: the product-search queries of valid/test items come
+    from the same reviews, so those items and their queries stay unseen in training.
     """
     requests = [AnnotationRequest(e.history, e.target, e.review, context.catalog) for e in examples]
     annotations = context.teacher.annotate_batch(requests)
     for offset, (example, annotation) in enumerate(zip(examples, annotations)):
         index = str(first_index + offset)
         rng = random.Random(seeded_hash(context.seed, "train", index))
+        held_out = context.item_split.get(example.target) != "train"
         for family in sorted(context.per_example):
             pool = context.train_pools.get(family, ())
             if not pool:
                 continue
-            if family == "product_search" and context.item_split.get(example.target) != "train":
+            if family == "product_search" and held_out:
                 continue
             for draw in range(context.per_example[family]):
                 template, combination = pool[rng.randrange(len(pool))]
+                if held_out and combination.intention is not Intention.I0:
+                    continue
                 negative_seed = seeded_hash(context.seed, "negatives", index, family, str(draw))
                 shown = _shown_items(context, combination.task_form, example, rng, negative_seed)
                 data = RenderInput(example.history, example.target, annotation, shown)

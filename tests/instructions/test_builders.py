@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from instructrec_jax.data import PrepareConfig, make_synthetic, prepare
-from instructrec_jax.instructions.builders import product_search_eval_records
+from instructrec_jax.instructions.builders import product_search_eval_records, train_records
 from instructrec_jax.instructions.generate import GenerateConfig, build_context
 from instructrec_jax.instructions.stats import RenderStats
 from instructrec_jax.instructions.teachers import HeuristicTeacher
@@ -58,3 +58,15 @@ def test_product_search_without_enough_other_titles_is_an_error(dataset):
     context = dataclasses.replace(context, catalog=catalog)
     with pytest.raises(ValueError, match=f"product search item '{target}': 9 negatives needed"):
         list(product_search_eval_records(context, "test", [target], RenderStats()))
+
+
+def test_no_training_query_is_about_a_held_out_item(dataset):
+    context = _context(dataset)
+    examples = list(dataset.train_examples())
+    records = list(train_records(context, examples, 0, RenderStats()))
+    held_out = {item for item, part in dataset.item_split.items() if part != "train"}
+    with_query = [r for r in records if "_i0_" not in r.instruction_type]
+    assert {r.family for r in with_query} == {"product_search", "personalized_search"}
+    assert not [r for r in with_query if r.target_item_id in held_out]
+    # Query-free records about held-out items remain: only their queries are withheld.
+    assert [r for r in records if r.target_item_id in held_out]
