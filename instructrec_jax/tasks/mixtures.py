@@ -5,7 +5,10 @@ Mixtures of one dataset (names in ``naming``):
 - ``all``: every training task.
 - one per family (``seqrec``, ``search``, ``psearch``) that has training tasks.
 - ``all_but_<type>`` per held-out instruction type: every training task except those of
-  that type (in any family).
+  that type (in any family). Only that exact type is held out, as in the paper's study of
+  ⟨P1, I1, T3⟩: a type that adds a code, such as ``p1p2_i1_t3`` (the same request with a
+  stated preference), is another instruction type and stays in the mixture. To hold a
+  whole scenario out, hold out each of its types (``held_out_types``).
 - ``ladder_<n>`` for n = 1, 2, 4, ... and finally the total: the first n tasks of the
   ladder order, for the instruction-diversity ablation. The ladder never contains a
   held-out type (the ablation evaluates on it). Default order: plain types before the
