@@ -7,13 +7,15 @@ Rule (documented for users and the definition modules under ``tasks/``):
 - vocabulary: ``$INSTRUCTREC_VOCAB`` if set (a local path or any ``tf.io.gfile`` URI, e.g.
   Flan-T5's ``gs://t5-data/vocabs/cc_all.32000.100extra/sentencepiece.model``), else
   ``<instructions dir>/vocab/spm.model``, which ``install_dataset_vocabulary`` writes (a
-  vocabulary trained on the directory's own text, cached per dataset fingerprint and size).
+  vocabulary trained on the directory's own text, cached per dataset fingerprint,
+  instructions manifest, seed and size).
 - mixture rate: ``$INSTRUCTREC_MIXTURE_RATE`` (``examples`` or ``uniform``) unless a
   definition module passes its own choice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,8 +122,9 @@ def install_dataset_vocabulary(
     """Train (or take from the cache) a vocabulary on the directory's text; install it.
 
     The model is cached under ``cache_dir`` (default ``$INSTRUCTREC_DATA_DIR/vocab``) by
-    dataset fingerprint and size, then copied to ``<instructions dir>/vocab/spm.model``
-    where the definition modules look. Returns that path.
+    dataset fingerprint, a digest of the instructions manifest and the seed, and size; then
+    copied to ``<instructions dir>/vocab/spm.model`` where the definition modules look.
+    Returns that path.
     """
     from instructrec_jax.tf_setup import import_tensorflow
 
@@ -132,7 +135,7 @@ def install_dataset_vocabulary(
             os.path.dirname(os.path.dirname(manifest_lib.default_instructions_dir(dataset))),
             "vocab",
         )
-    key = f"{naming.dataset_short_name(dataset)}-{manifest.dataset_fingerprint or 'nofingerprint'}"
+    key = _vocabulary_key(dataset, instructions_dir, manifest, seed)
     cached = vocab_lib.vocabulary_for_dataset(
         _LazyCorpus(manifest), cache_dir, key, vocab_size, seed=seed
     )
@@ -140,6 +143,23 @@ def install_dataset_vocabulary(
     tf.io.gfile.makedirs(os.path.dirname(target))
     tf.io.gfile.copy(cached, target, overwrite=True)
     return target
+
+
+def _vocabulary_key(
+    dataset: str, instructions_dir: str, manifest: manifest_lib.InstructionsManifest, seed: int
+) -> str:
+    """Cache key of a directory's vocabulary: dataset, its fingerprint, and a digest of the
+    manifest (teacher, generation config, templates, record counts) and the training seed,
+    so regenerated instructions never reuse a vocabulary trained on other text."""
+    from instructrec_jax.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    path = os.path.join(instructions_dir, manifest_lib.MANIFEST_NAME)
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        digest = hashlib.sha256(handle.read())
+    digest.update(f"seed={seed}".encode())
+    fingerprint = manifest.dataset_fingerprint or "nofingerprint"
+    return f"{naming.dataset_short_name(dataset)}-{fingerprint}-{digest.hexdigest()[:12]}"
 
 
 class _LazyCorpus:

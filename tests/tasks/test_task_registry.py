@@ -11,7 +11,7 @@ import seqio
 from conftest import SHARED_DATASET
 from instructions_fixture import DEFAULT_LAYOUT, make_record
 
-from instructrec_jax.tasks import naming, registry
+from instructrec_jax.tasks import environment, naming, registry
 from instructrec_jax.tasks.manifest import ManifestError
 from instructrec_jax.tasks.preprocessors import RANK_FEATURES, rank_target_postprocessor
 from instructrec_jax.tasks.rank_metrics import (
@@ -250,6 +250,34 @@ def test_vocabulary_fixture_is_cached(instructions_dir, vocab_cache_dir, vocab_p
         np.fromfile(vocab_path, dtype=np.uint8),
         np.fromfile(next(p for p in cached if p.endswith("spm.model")), dtype=np.uint8),
     )
+
+
+def test_regenerated_instructions_get_their_own_vocabulary(instructions_dir, tmp_path):
+    import json
+    import shutil
+
+    cache = tmp_path / "cache"
+    first = environment.install_dataset_vocabulary(
+        SHARED_DATASET, instructions_dir, vocab_size=120, cache_dir=str(cache)
+    )
+    regenerated = tmp_path / "regenerated"
+    shutil.copytree(instructions_dir, regenerated)
+    manifest_path = regenerated / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["teacher"] = "chat"  # same dataset fingerprint, other text
+    manifest_path.write_text(json.dumps(manifest))
+    environment.install_dataset_vocabulary(
+        SHARED_DATASET, str(regenerated), vocab_size=120, cache_dir=str(cache)
+    )
+    environment.install_dataset_vocabulary(
+        SHARED_DATASET, instructions_dir, vocab_size=120, cache_dir=str(cache), seed=1
+    )
+    models = sorted(cache.rglob("spm.model"))
+    assert len(models) == 3, models
+    again = environment.install_dataset_vocabulary(
+        SHARED_DATASET, instructions_dir, vocab_size=120, cache_dir=str(cache)
+    )
+    assert again == first and len(sorted(cache.rglob("spm.model"))) == 3
 
 
 def test_seqio_evaluator_routes_scores_to_the_rank_metrics(registered, rank_examples):
