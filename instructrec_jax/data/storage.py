@@ -15,6 +15,7 @@ item_split.jsonl   {"item_id", "split"}                                       so
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,10 +55,13 @@ def _eval_row(example: EvalExample) -> dict[str, Any]:
 def save_processed(dataset: ProcessedDataset, directory: str | Path) -> Path:
     """Write ``dataset`` into ``directory`` (created if needed); returns the directory.
 
-    The manifest is written last, so a directory with a manifest is complete.
+    An existing manifest is removed before any file is rewritten, and the new one is
+    renamed into place last, so a directory with a manifest is complete: a save stopped
+    midway leaves a directory that ``load_processed`` refuses, never a mix of two datasets.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
     counts = {
         "items.jsonl": _write_jsonl(
             out / "items.jsonl",
@@ -98,7 +102,9 @@ def save_processed(dataset: ProcessedDataset, directory: str | Path) -> Path:
         "stats": dataset.stats,
         "files": counts,
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    staging = out / f"{MANIFEST}.tmp"
+    staging.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    os.replace(staging, out / MANIFEST)
     return out
 
 

@@ -35,6 +35,26 @@ def test_round_trip_is_exact(dataset, tmp_path):
     )  # fmt: skip
 
 
+def test_a_save_stopped_midway_over_another_dataset_is_refused(dataset, tmp_path, monkeypatch):
+    from instructrec_jax.data import storage
+
+    other = prepare(make_synthetic(60, 90, 5, seed=5), PrepareConfig(k_core=3))
+    dataset.save(tmp_path / "ds")
+    real_write = storage._write_jsonl
+
+    def stop_at_valid(path, rows):
+        if path.name == "valid.jsonl":
+            raise KeyboardInterrupt
+        return real_write(path, rows)
+
+    monkeypatch.setattr(storage, "_write_jsonl", stop_at_valid)
+    with pytest.raises(KeyboardInterrupt):
+        other.save(tmp_path / "ds")
+    # sequences.jsonl is the other dataset's, valid/test the first's: no manifest vouches.
+    with pytest.raises(FileNotFoundError, match="no manifest"):
+        load_processed(tmp_path / "ds")
+
+
 def test_unicode_survives(tmp_path):
     raw = make_synthetic(30, 40, 2, seed=0, min_len=5, max_len=8)
     dataset = prepare(raw, PrepareConfig(k_core=1))
