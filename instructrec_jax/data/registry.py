@@ -106,9 +106,18 @@ def load_raw(name: str, **reader_kwargs: Any) -> RawDataset:
     return make_reader(name, **reader_kwargs).read()
 
 
-def processed_cache_path(reader: RawReader, config: PrepareConfig, cache_dir: Path) -> Path:
-    """``<cache_dir>/processed/<dataset name>-<fingerprint>``."""
-    fingerprint = dataset_fingerprint(reader.name, reader.source_digest(), config)
+def processed_cache_path(
+    reader: RawReader, config: PrepareConfig, cache_dir: Path, skip_bad_lines: bool = False
+) -> Path:
+    """``<cache_dir>/processed/<dataset name>-<fingerprint>``.
+
+    A read with ``skip_bad_lines`` may drop lines that a strict read refuses, so it gets
+    its own entry: a strict run never takes a lenient run's result (and misses its error).
+    """
+    source = reader.source_digest()
+    if skip_bad_lines:
+        source = hashlib.sha256(f"{source}|skip_bad_lines".encode()).hexdigest()
+    fingerprint = dataset_fingerprint(reader.name, source, config)
     return cache_dir / "processed" / f"{reader.name}-{fingerprint}"
 
 
@@ -137,7 +146,8 @@ def prepare_dataset(
     if factory is not None and "cache_dir" in inspect.signature(factory).parameters:
         reader_kwargs.setdefault("cache_dir", root)
     reader = make_reader(name, **reader_kwargs)
-    target = processed_cache_path(reader, config, root)
+    skip_bad_lines = bool(reader_kwargs.get("skip_bad_lines", False))
+    target = processed_cache_path(reader, config, root, skip_bad_lines)
     if use_cache and (target / MANIFEST).is_file():
         return load_processed(target)
     dataset = prepare(reader.read(), config)

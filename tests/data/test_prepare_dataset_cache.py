@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from instructrec_jax.data import PrepareConfig, load_raw, make_reader, prepare_dataset, registry
+from instructrec_jax.data import (
+    DataFormatError,
+    PrepareConfig,
+    load_raw,
+    make_reader,
+    prepare_dataset,
+    registry,
+)
 
 SMALL = dict(num_users=40, num_items=50, num_categories=4)
 
@@ -51,6 +58,18 @@ def test_recbole_by_name_uses_file_hashes(tmp_path, recbole_prefix):
     changed = prepare_dataset("recbole", config, cache_dir=tmp_path, path=recbole_prefix)
     assert changed.fingerprint != first.fingerprint
     assert changed.stats["raw_interactions"] == first.stats["raw_interactions"] + 1
+
+
+def test_a_lenient_read_is_cached_apart_from_a_strict_one(tmp_path, recbole_prefix):
+    config = PrepareConfig(k_core=3, num_negatives=1)
+    inter = recbole_prefix.with_name("tiny.inter")
+    inter.write_text(inter.read_text() + "9\t10\t4\tyesterday\n")
+    lenient = prepare_dataset(
+        "recbole", config, cache_dir=tmp_path, path=recbole_prefix, skip_bad_lines=True
+    )
+    assert lenient.stats["bad_lines"] == {str(inter): 1}
+    with pytest.raises(DataFormatError, match=r"tiny\.inter:31: bad number"):
+        prepare_dataset("recbole", config, cache_dir=tmp_path, path=recbole_prefix)
 
 
 def test_unknown_names_and_arguments_are_errors(tmp_path):
