@@ -88,7 +88,10 @@ def evaluate_checkpoint(
     evaluation = evaluation or EvaluationConfig()
     data = job.load_dataset(dataset)
     config = job.resolve_model_config(checkpoint_path, hf_config, model_config, dtype)
-    params = job.load_model_params(checkpoint_path, config)
+    # The concrete step directory, resolved once: it is loaded and names the shards, so
+    # evaluating a MODEL_DIR while its trainer saves a newer step keys the scores right.
+    step_dir = job.resolve_checkpoint_dir(checkpoint_path)
+    params = job.load_model_params(step_dir, config)
     engine = job.make_engine(config, params, buckets, num_partitions, length_normalize)
     vocab = get_vocabulary(vocabulary)
     settings = RenderSettings(
@@ -110,12 +113,10 @@ def evaluate_checkpoint(
                 0
             ]
         )
-    from instructrec_jax.checkpoints import resolve_checkpoint
-
     run_settings = {
-        # The concrete step directory, not MODEL_DIR: evaluating a run again after more
-        # training must not reuse the shards scored with the older parameters.
-        "checkpoint": resolve_checkpoint(str(checkpoint_path))[1],
+        # Not MODEL_DIR: evaluating a run again after more training must not reuse the
+        # shards scored with the older parameters.
+        "checkpoint": step_dir,
         "model_config": dataclasses.asdict(config),
         "vocabulary": str(vocabulary),
         "length_normalize": length_normalize,

@@ -1,8 +1,9 @@
 """InstructRec as a ranker: render an instruction, tokenize it, score candidate titles.
 
 With a T0 (pointwise) instruction type the ranker instead renders one "will the user
-like X?" instruction per candidate and scores it by p(Yes) over {Yes, No} at the first
-decoder step (:class:`~instructrec_jax.inference.pointwise.PointwiseScorer`).
+like X?" instruction per candidate and scores it by the log-odds log p(Yes) - log p(No) at
+the first decoder step, which ranks as p(Yes) over {Yes, No} does without its float32
+saturation (:class:`~instructrec_jax.inference.pointwise.PointwiseScorer`).
 
 :class:`InstructRecScorer` implements both :class:`~instructrec_jax.evaluation.scorer.
 CandidateScorer` (an example's own candidates) and :class:`~instructrec_jax.evaluation.
@@ -44,13 +45,24 @@ class TextTokenizer(Protocol):
 RANKING_FORMS = (TaskForm.T0, TaskForm.T3)
 
 
-def rank_templates(templates: Mapping[str, Template], instruction_type: str) -> list[str]:
-    """Ids of the plain T3 / T0 templates that render ``instruction_type``, in id order."""
+def rank_templates(
+    templates: Mapping[str, Template], instruction_type: str, family: str | None = None
+) -> list[str]:
+    """Ids of the plain T3 / T0 templates that render ``instruction_type``, in id order.
+
+    Args:
+      templates: template id -> Template.
+      instruction_type: e.g. ``p1p2_i0_t3``.
+      family: keep only templates of this family (``records.FAMILIES``); None keeps all.
+        ``p1p2_i0_t3`` is rendered by recommendation (A) and personalized-search (C)
+        templates alike, and the paper selects the best template within a family.
+    """
     return [
         template_id
         for template_id, template in templates.items()
         if template.task_form in RANKING_FORMS
         and template.strategy is Strategy.PLAIN
+        and (family is None or template.family == family)
         and any(template.instruction_type(c) == instruction_type for c in template.combinations)
     ]
 
@@ -133,9 +145,10 @@ class InstructRecScorer:
         self._title_tokens: dict[str, list[int]] = {}
         self._pointwise: list[PointwiseScorer] = []  # built on first T0 use, shared by copies
 
-    def template_ids(self, instruction_type: str) -> list[str]:
-        """Templates this scorer can be rebound to for ``instruction_type``."""
-        return rank_templates(self.templates, instruction_type)
+    def template_ids(self, instruction_type: str, family: str | None = None) -> list[str]:
+        """Templates of ``family`` (None: any) this scorer can be rebound to for
+        ``instruction_type``."""
+        return rank_templates(self.templates, instruction_type, family)
 
     def with_template(self, instruction_type: str, template_id: str) -> InstructRecScorer:
         """A scorer sharing this one's engine and caches, bound to another template."""
@@ -225,7 +238,7 @@ class InstructRecScorer:
     def _score_pointwise(
         self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
     ) -> np.ndarray:
-        """p(Yes) [num_examples, n] of one T0 instruction per candidate."""
+        """Yes-vs-No log-odds [num_examples, n] of one T0 instruction per candidate."""
         widths = {len(candidates) for candidates in candidate_lists}
         if len(widths) != 1:
             raise ValueError(f"candidate lists have different lengths {widths}")
@@ -236,8 +249,8 @@ class InstructRecScorer:
                 PointwiseScorer(engine.module, engine.params, yes_id, no_id, engine.buckets)
             )
         instructions, _ = self.render_instructions(examples, candidate_lists)
-        probabilities = self._pointwise[0].score(instructions)
-        return probabilities.reshape(len(examples), widths.pop()).astype(np.float64)
+        log_odds = self._pointwise[0].score(instructions)
+        return log_odds.reshape(len(examples), widths.pop()).astype(np.float64)
 
     def _title(self, item_id: str) -> list[int]:
         tokens = self._title_tokens.get(item_id)

@@ -61,6 +61,22 @@ def resolve_model_config(
     return config.replace(dtype=dtype) if dtype else config
 
 
+def resolve_checkpoint_dir(checkpoint_path: str | Path) -> str:
+    """The concrete checkpoint directory ``checkpoint_path`` names now.
+
+    A MODEL_DIR resolves to its highest ``checkpoint_<step>``; any other checkpoint to
+    itself. Resolve once and use the result for loading and for cache keys alike, so a
+    newer step written meanwhile cannot be mistaken for the one that was scored.
+    """
+    from instructrec_jax.checkpoints import CheckpointFormat, resolve_checkpoint
+    from instructrec_jax.checkpoints.t5x import ORBAX_ITEM
+
+    checkpoint_format, directory = resolve_checkpoint(str(checkpoint_path))
+    if checkpoint_format in (CheckpointFormat.T5X_ORBAX, CheckpointFormat.TRAINER):
+        directory = directory.removesuffix(f"/{ORBAX_ITEM}")  # the Orbax item in the step
+    return directory
+
+
 def load_model_params(checkpoint_path: str | Path, config: T5Config) -> Any:
     """Parameters of any checkpoint format ``checkpoints.load_params`` reads."""
     from instructrec_jax.checkpoints import load_params

@@ -5,7 +5,8 @@ One example = one positive among N candidates. The positive's rank is
 above it (pessimistic), so a model that scores everything equal gets rank N, not 1.
 
 With a single relevant item, NDCG@k = 1 / log2(rank + 1) if rank <= k else 0 (the ideal
-DCG is 1), HR@k = [rank <= k], MRR = 1 / rank. NDCG@1 equals HR@1.
+DCG is 1), HR@k = [rank <= k], MRR = 1 / rank. NDCG@1 equals HR@1, so it is not reported
+(:func:`metric_names` lists what is).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def positive_ranks(scores: np.ndarray, positive_index: np.ndarray | Sequence[int
 
     Returns:
       int64 array [num_examples] of ranks in 1..num_candidates.
+
+    Raises:
+      ValueError: bad shapes, NaN scores, or a positive index outside 0..num_candidates-1.
     """
     scores = np.asarray(scores, dtype=np.float64)
     positive_index = np.asarray(positive_index, dtype=np.int64)
@@ -38,6 +42,13 @@ def positive_ranks(scores: np.ndarray, positive_index: np.ndarray | Sequence[int
         )
     if np.isnan(scores).any():
         raise ValueError("scores contain NaN")
+    outside = (positive_index < 0) | (positive_index >= scores.shape[1])
+    if outside.any():
+        row = int(np.argmax(outside))
+        raise ValueError(
+            f"positive_index {int(positive_index[row])} of example {row} is outside "
+            f"0..{scores.shape[1] - 1}"
+        )
     rows = np.arange(scores.shape[0])
     positive_scores = scores[rows, positive_index]
     at_least_as_good = scores >= positive_scores[:, None]
@@ -48,10 +59,24 @@ def positive_ranks(scores: np.ndarray, positive_index: np.ndarray | Sequence[int
 def metrics_from_ranks(
     ranks: np.ndarray | Sequence[int], cutoffs: Iterable[int] = DEFAULT_CUTOFFS
 ) -> dict[str, float]:
-    """Mean HR@k, NDCG@k (k > 1) and MRR over examples, from 1-based positive ranks."""
+    """Mean HR@k, NDCG@k (k > 1) and MRR over examples, from 1-based positive ranks.
+
+    Args:
+      ranks: positive ranks [num_examples], each >= 1.
+      cutoffs: the k of HR@k / NDCG@k, each >= 1.
+
+    Raises:
+      ValueError: no ranks, a rank < 1 or a cutoff < 1.
+    """
     ranks = np.asarray(ranks, dtype=np.float64)
     if ranks.size == 0:
         raise ValueError("no examples to compute metrics on")
+    if (ranks < 1).any():
+        raise ValueError(f"ranks are 1-based, got rank {ranks[ranks < 1][0]:g}")
+    cutoffs = tuple(cutoffs)
+    bad = [k for k in cutoffs if k < 1]
+    if bad:
+        raise ValueError(f"cutoffs must be >= 1, got {bad[0]}")
     out: dict[str, float] = {}
     for k in cutoffs:
         hit = ranks <= k
@@ -60,6 +85,11 @@ def metrics_from_ranks(
             out[f"NDCG@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
     out["MRR"] = float((1.0 / ranks).mean())
     return out
+
+
+def metric_names(cutoffs: Iterable[int] = DEFAULT_CUTOFFS) -> tuple[str, ...]:
+    """The keys :func:`metrics_from_ranks` returns for ``cutoffs``, in its order."""
+    return tuple(metrics_from_ranks([1], cutoffs))
 
 
 def ranking_metrics(

@@ -3,7 +3,8 @@
 - ``random``: the data layer's fixed list, 1 positive + 9 uniformly sampled negatives
   (the paper's main protocol).
 - ``hard``: 1 positive + the top 9 items of a :class:`Retriever` (e.g. the SASRec
-  baseline) among items the user never interacted with.
+  baseline) among items the user never interacted with and that share no title with one
+  (the rule of the sampled negatives, ``data.negatives``).
 - ``full100``: 1 positive + 99 sampled negatives, all scored in one list (for InstructRec
   one T3 instruction listing 100 titles, which may exceed the input budget and be cut).
 - ``grouped100``: the same 100 candidates shuffled (seeded) into 10 groups of 10; each
@@ -25,6 +26,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from instructrec_jax.data.negatives import CatalogNegativeSampler
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.seeding import seeded_hash
 from instructrec_jax.data.types import EvalExample
@@ -79,27 +81,35 @@ def with_hard_negatives(
 ) -> list[EvalExample]:
     """Examples whose negatives are the retriever's top items the user never touched.
 
+    Like sampled negatives, hard negatives never share a title with an item the user
+    interacted with (titles are what InstructRec ranks): the retriever is asked for as many
+    extra items as the most such same-title items of any example, and those are dropped.
+
     Raises:
       ValueError: the retriever returned a wrong count, duplicates or an item the user
         interacted with (hard negatives must never be positives in disguise).
     """
-    exclude = [interacted_items(dataset, example.user_id) for example in examples]
-    proposals = retriever.top_items(examples, num_negatives)
+    sampler = CatalogNegativeSampler(dataset.catalog)
+    interacted = [interacted_items(dataset, example.user_id) for example in examples]
+    same_title = [sampler.forbidden(items) - items for items in interacted]
+    wanted = num_negatives + max((len(twins) for twins in same_title), default=0)
+    proposals = retriever.top_items(examples, wanted)
     if len(proposals) != len(examples):
         raise ValueError(
             f"retriever {retriever.name!r} returned {len(proposals)} lists for "
             f"{len(examples)} examples"
         )
     out = []
-    for example, forbidden, items in zip(examples, exclude, proposals):
+    for example, forbidden, twins, items in zip(examples, interacted, same_title, proposals):
         items = tuple(items)
         bad = [item for item in items if item in forbidden]
-        if bad or len(set(items)) != num_negatives or len(items) != num_negatives:
+        if bad or len(set(items)) != wanted or len(items) != wanted:
             raise ValueError(
                 f"retriever {retriever.name!r} gave user {example.user_id!r} {items}: need "
-                f"{num_negatives} distinct items outside the user's interactions (bad: {bad})"
+                f"{wanted} distinct items outside the user's interactions (bad: {bad})"
             )
-        out.append(dataclasses.replace(example, negatives=items))
+        negatives = tuple(item for item in items if item not in twins)[:num_negatives]
+        out.append(dataclasses.replace(example, negatives=negatives))
     return out
 
 

@@ -3,7 +3,8 @@
 Table 6 of the paper has one row per (task, model) and the columns HR@1 HR@3 HR@5 NDCG@3
 NDCG@5; we add HR@10, NDCG@10 and MRR, write one table per candidate protocol, put the
 baselines beside InstructRec under each scenario and instruction type, and bold the best
-value of each column within a group.
+value of each column within a group. HR@k with k at or above a row's candidate count is 1 for
+every model, so the tables show it as ``-`` (``metrics.json`` keeps every value).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ResultRow:
       num_examples: test examples averaged over.
       metrics: HR@k, NDCG@k, MRR.
       validation: per template id, the validation value of the selection metric.
+      num_candidates: candidates per test example (None: unknown, every cutoff shown).
     """
 
     scenario: str
@@ -50,6 +52,16 @@ class ResultRow:
     num_examples: int
     metrics: dict[str, float]
     validation: dict[str, float] = dataclasses.field(default_factory=dict)
+    num_candidates: int | None = None
+
+    def shown(self, column: str) -> bool:
+        """Whether ``column`` carries information for this row (not a trivial HR@k = 1)."""
+        if column not in self.metrics:
+            return False
+        name, _, cutoff = column.partition("@")
+        return not (
+            name == "HR" and self.num_candidates is not None and int(cutoff) >= self.num_candidates
+        )
 
 
 def write_metrics_json(rows: Sequence[ResultRow], path: str | Path, settings: dict) -> Path:
@@ -77,14 +89,16 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
     for (scenario, instruction_type), members in groups:
         members = list(members)
         best = {
-            column: max(m.metrics.get(column, float("-inf")) for m in members)
+            column: max(
+                (m.metrics[column] for m in members if m.shown(column)), default=float("-inf")
+            )
             for column in TABLE_COLUMNS
         }
         for member in members:
             model = member.model + (f" ({member.template_id})" if member.template_id else "")
             cells = []
             for column in TABLE_COLUMNS:
-                if column not in member.metrics:
+                if not member.shown(column):
                     cells.append("-")
                     continue
                 text = f"{member.metrics[column]:.4f}"

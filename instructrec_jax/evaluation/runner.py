@@ -26,7 +26,7 @@ from instructrec_jax.data.types import EvalExample, SplitName
 from instructrec_jax.evaluation import protocols as protocols_lib
 from instructrec_jax.evaluation import reports
 from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, as_list_scorer
-from instructrec_jax.evaluation.metrics import metrics_from_ranks
+from instructrec_jax.evaluation.metrics import metric_names, metrics_from_ranks
 from instructrec_jax.evaluation.scenarios import Scenario, get_scenario, scenario_examples
 from instructrec_jax.evaluation.scorer import CandidateScorer
 from instructrec_jax.evaluation.shards import ShardKey, ShardStore
@@ -41,8 +41,8 @@ class TemplatedScorer(Protocol):
 
     name: str
 
-    def template_ids(self, instruction_type: str) -> Sequence[str]:
-        """Templates that can render ``instruction_type``."""
+    def template_ids(self, instruction_type: str, family: str | None = None) -> Sequence[str]:
+        """Templates of ``family`` (None: any) that can render ``instruction_type``."""
         ...
 
     def with_template(self, instruction_type: str, template_id: str) -> CandidateListScorer:
@@ -60,12 +60,13 @@ class EvaluationConfig:
       max_test_examples: cap on test users per scenario (None: all).
       max_valid_examples: cap on validation users used to choose templates.
       shard_size: examples per resumable unit of work.
-      selection_metric: validation metric that picks the template.
+      selection_metric: validation metric that picks the template (one of
+        ``metric_names(METRIC_CUTOFFS)``: HR@1/3/5/10, NDCG@3/5/10, MRR).
       seed: seeds extra negatives, group shuffles and candidate display order.
       group_size: group size of ``grouped100``.
       extended_negatives: negatives of ``full100`` / ``grouped100``.
       hard_negatives: negatives of ``hard``.
-      chart_metric: metric plotted in the PNG.
+      chart_metric: metric plotted in the PNG (same names as ``selection_metric``).
     """
 
     scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
@@ -88,6 +89,13 @@ class EvaluationConfig:
             raise ValueError(f"unknown protocols {unknown}; known: {protocols_lib.PROTOCOLS}")
         if self.shard_size < 1:
             raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
+        known = metric_names(METRIC_CUTOFFS)
+        for field in ("selection_metric", "chart_metric"):
+            if getattr(self, field) not in known:
+                raise ValueError(
+                    f"{field} {getattr(self, field)!r} is not computed; choose one of "
+                    f"{', '.join(known)}"
+                )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,9 +188,11 @@ def _row(
     protocol: str,
     model: str,
     template_id: str,
+    examples: Sequence[EvalExample],
     ranks: np.ndarray,
     validation: dict[str, float] | None = None,
 ) -> reports.ResultRow:
+    """One table row: the metrics of ``ranks`` [len(examples)] of ``examples``."""
     return reports.ResultRow(
         scenario=scenario.name,
         instruction_type=instruction_type,
@@ -192,16 +202,20 @@ def _row(
         num_examples=len(ranks),
         metrics=metrics_from_ranks(ranks, METRIC_CUTOFFS),
         validation=validation or {},
+        num_candidates=max((len(e.candidates) for e in examples), default=None),
     )
 
 
 def _choose_template(
     job: _Job, scenario: Scenario, instruction_type: str, ranker: TemplatedScorer
 ) -> tuple[str, dict[str, float]]:
-    """Best template on validation (``random`` protocol); ties go to the first id."""
-    template_ids = list(ranker.template_ids(instruction_type))
+    """Best template of the scenario's family on validation (``random`` protocol); ties go
+    to the first id."""
+    template_ids = list(ranker.template_ids(instruction_type, scenario.family))
     if not template_ids:
-        raise ValueError(f"{ranker.name}: no T3 template renders {instruction_type!r}")
+        raise ValueError(
+            f"{ranker.name}: no {scenario.family} template ranks for {instruction_type!r}"
+        )
     examples = job.examples(scenario, "valid", "random")
     if not examples:
         logger.warning(
@@ -240,6 +254,7 @@ def _evaluate_templated(
                     protocol,
                     ranker.name,
                     template_id,
+                    examples,
                     ranks,
                     validation,
                 )
@@ -257,7 +272,7 @@ def _evaluate_baseline(
         key = ShardKey(scenario.name, "any", protocol, scorer.name, "", "test", 0)
         ranks = job.ranks(scorer, key, examples)
         rows.extend(
-            _row(scenario, instruction_type, protocol, scorer.name, "", ranks)
+            _row(scenario, instruction_type, protocol, scorer.name, "", examples, ranks)
             for instruction_type in scenario.instruction_types
         )
     return rows
@@ -277,24 +292,34 @@ def _total_shards(job: _Job, instructrec: TemplatedScorer | None, num_baselines:
         total += per_protocol * num_baselines
         if instructrec is not None:
             for instruction_type in scenario.instruction_types:
-                total += valid * len(instructrec.template_ids(instruction_type)) + per_protocol
+                templates = instructrec.template_ids(instruction_type, scenario.family)
+                total += valid * len(templates) + per_protocol
     return total
+
+
+def model_identity(model: Any) -> dict[str, str | None]:
+    """``name`` and, for a trained model, its optional ``fingerprint`` attribute (a digest of
+    its parameters, e.g. ``SASRecScorer.fingerprint``): what its results are cached under."""
+    return {"name": model.name, "fingerprint": getattr(model, "fingerprint", None)}
 
 
 def _shard_digest(
     dataset: ProcessedDataset,
     config: EvaluationConfig,
+    baselines: Sequence[Any],
     retriever: protocols_lib.Retriever | None,
     run_settings: Mapping[str, Any] | None,
 ) -> str:
-    """Digest of everything that changes a shard's ranks for the same users."""
+    """Digest of everything that changes a shard's ranks for the same users (retraining a
+    baseline or the retriever changes its fingerprint, so nothing of it is reused)."""
     identity = {
         "dataset": dataset.fingerprint,
         "seed": config.seed,
         "group_size": config.group_size,
         "extended_negatives": config.extended_negatives,
         "hard_negatives": config.hard_negatives,
-        "retriever": None if retriever is None else retriever.name,
+        "baselines": [model_identity(baseline) for baseline in baselines],
+        "retriever": None if retriever is None else model_identity(retriever),
         "run": dict(run_settings or {}),
     }
     text = json.dumps(identity, sort_keys=True, default=str)
@@ -327,7 +352,8 @@ def run_evaluation(
       run_settings: JSON-able description of what produced the scores (checkpoint path,
         dtype, vocabulary, ...). Shards live under ``shards/<digest>/`` where the digest
         covers these, the config's seeds and negative counts and the dataset fingerprint,
-        so a run with other settings never reuses them.
+        and the baselines' and retriever's names and fingerprints (:func:`model_identity`),
+        so a run with other settings or retrained baselines never reuses them.
     """
     config = config or EvaluationConfig()
     if instructrec is None and not baselines:
@@ -336,7 +362,7 @@ def run_evaluation(
         raise ValueError("protocol 'hard' needs a retriever (e.g. the SASRec baseline)")
     output_dir = Path(output_dir)
     store = ShardStore(
-        output_dir / "shards" / _shard_digest(dataset, config, retriever, run_settings)
+        output_dir / "shards" / _shard_digest(dataset, config, baselines, retriever, run_settings)
     )
     bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress)
     job = _Job(dataset, config, store, retriever, bar)

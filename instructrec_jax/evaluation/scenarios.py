@@ -6,7 +6,7 @@
 - ``product_search``: ⟨P0, I1/I2, T3⟩ on the unseen-item split: only examples whose target
   item was held out of training (``item_split`` says ``valid`` / ``test``).
 - ``sequential_pointwise`` (extra, not in the paper's tables): ⟨P1, I0, T0⟩, candidates
-  ranked by p(Yes) of one instruction each.
+  ranked by the Yes-vs-No log-odds of one instruction each.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ class CandidateScorer(Protocol):
     ``score`` returns a float array [len(examples), num_candidates] whose column j scores
     ``examples[i].candidates[j]`` (positive first, then the negatives, as stored). Every
     example in one call has the same number of candidates.
+
+    A trained model may also carry a ``fingerprint`` string (a digest of its parameters,
+    e.g. ``SASRecScorer.fingerprint``); evaluation caches are keyed by it, so a retrained
+    model is scored again (``runner.model_identity``).
     """
 
     name: str

@@ -3,9 +3,10 @@
 An evaluation run is many (scenario, instruction type, protocol, model, template, split,
 shard) units. Each finished unit's positive ranks are written atomically (temporary file +
 ``os.replace``) under ``<output_dir>/shards/``; a rerun with the same settings reads them
-back instead of scoring again, so an interrupted job resumes where it stopped. A file whose
-user ids differ from the requested shard is stale and is an error (change the output
-directory or delete it).
+back instead of scoring again, so an interrupted job resumes where it stopped. A file's name
+carries a digest of its user ids: a rerun whose shard holds other users (another
+``max_test_examples`` or ``shard_size``) finds no file and computes that shard, while shards
+of the same users are reused; results of different users are never mixed.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class ShardKey:
     split: str
     shard_index: int
 
-    def filename(self) -> str:
-        """A filesystem-safe, unique name for this key."""
+    def filename(self, user_ids: Sequence[str]) -> str:
+        """A filesystem-safe name, unique per key and list of users of the shard."""
         parts = [
             self.scenario,
             self.instruction_type,
@@ -47,8 +48,14 @@ class ShardKey:
             self.split,
         ]
         readable = "__".join(_SAFE.sub("-", p) for p in parts)
-        digest = hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:8]
-        return f"{readable}__{digest}__shard-{self.shard_index:05d}.json"
+        digest = _digest(parts)
+        users = _digest(user_ids)
+        return f"{readable}__{digest}__shard-{self.shard_index:05d}__users-{users}.json"
+
+
+def _digest(texts: Sequence[str]) -> str:
+    """8 hex digits identifying the sequence of strings ``texts``."""
+    return hashlib.sha1("\x1f".join(texts).encode()).hexdigest()[:8]
 
 
 class ShardStore:
@@ -58,17 +65,17 @@ class ShardStore:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def path(self, key: ShardKey) -> Path:
-        """Where ``key``'s result lives."""
-        return self.directory / key.filename()
+    def path(self, key: ShardKey, user_ids: Sequence[str]) -> Path:
+        """Where the result of ``key`` for ``user_ids`` lives."""
+        return self.directory / key.filename(user_ids)
 
     def load(self, key: ShardKey, user_ids: Sequence[str]) -> np.ndarray | None:
-        """The stored ranks for ``key`` (None if not yet computed).
+        """The stored ranks [len(user_ids)] for ``key`` and these users (None: not computed).
 
         Raises:
-          ValueError: the file is unreadable or was computed for other users.
+          ValueError: the file is unreadable or holds other users than its name says.
         """
-        path = self.path(key)
+        path = self.path(key, user_ids)
         if not path.exists():
             return None
         try:
@@ -78,15 +85,12 @@ class ShardStore:
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(f"{path}: unreadable shard result ({error})") from error
         if stored_users != list(user_ids) or ranks.shape != (len(user_ids),):
-            raise ValueError(
-                f"{path}: stale shard (computed for other users); delete it or use a new "
-                "output directory"
-            )
+            raise ValueError(f"{path}: corrupt shard (holds other users than its name says)")
         return ranks
 
     def save(self, key: ShardKey, user_ids: Sequence[str], ranks: np.ndarray) -> Path:
         """Write ``ranks`` [len(user_ids)] for ``key`` atomically."""
-        path = self.path(key)
+        path = self.path(key, user_ids)
         payload = {
             "key": dataclasses.asdict(key),
             "user_ids": list(user_ids),

@@ -91,8 +91,12 @@ class ScoringEngine:
         Args:
           instructions: per row, encoder token ids (no padding; EOS-terminated as the
             tokenizer produced them).
-          candidates: per row, N candidate token id lists, each EOS-terminated; every row
-            has the same N.
+          candidates: per row, N candidate token id lists, each non-empty and
+            EOS-terminated; every row has the same N.
+
+        Raises:
+          ValueError: mismatched row counts, rows with different N, an empty candidate
+            (named by row and column) or an instruction longer than the largest bucket.
         """
         if len(instructions) != len(candidates):
             raise ValueError(
@@ -104,6 +108,10 @@ class ScoringEngine:
         if len(counts) != 1:
             raise ValueError(f"every instruction needs the same number of candidates, got {counts}")
         num_candidates = counts.pop()
+        for row, row_candidates in enumerate(candidates):
+            for column, tokens in enumerate(row_candidates):
+                if not len(tokens):  # all padding: it would score 0, the best log-likelihood
+                    raise ValueError(f"row {row}, candidate {column} is empty (no token ids)")
         out = np.zeros((len(instructions), num_candidates), dtype=np.float32)
         batch_size = self.buckets.batch_size
         for start in range(0, len(instructions), batch_size):

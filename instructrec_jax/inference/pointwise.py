@@ -1,8 +1,11 @@
-"""Pointwise (T0) scoring: the probability that the answer to "is X a fit?" is "Yes".
+"""Pointwise (T0) scoring: how much more likely the answer to "is X a fit?" is "Yes".
 
 A T0 instruction asks about one candidate; the model answers "Yes" or "No". The score is
-p(Yes) / (p(Yes) + p(No)) at the first decoder step (decoder input = start token 0), i.e.
-the two-way softmax over the answer tokens' logits. One instruction per candidate.
+the log-odds log p(Yes) - log p(No) = logit(Yes) - logit(No) at the first decoder step
+(decoder input = start token 0). It ranks exactly like p(Yes) over {Yes, No} =
+sigmoid(log-odds), but never saturates: in float32 that probability rounds to exactly 1.0
+once the gap reaches about 17 (and to 0.0 far below), tying unequal candidates. One
+instruction per candidate.
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ from instructrec_jax.inference import buckets as buckets_lib
 from instructrec_jax.inference import model_fns
 
 
-def yes_probability(
+def yes_log_odds(
     module: Any,
     params: model_fns.Params,
     instructions: jax.Array,
     yes_id: int,
     no_id: int,
 ) -> jax.Array:
-    """p(Yes | instruction) over {Yes, No} at the first decoder step.
+    """log p(Yes | instruction) - log p(No | instruction) at the first decoder step.
 
     Args:
       module: the ``Transformer`` flax module.
@@ -36,18 +39,17 @@ def yes_probability(
       no_id: the first token id of the answer "No".
 
     Returns:
-      float32 [B] probabilities in (0, 1).
+      float32 [B] log-odds in nats (any real; p(Yes) over {Yes, No} is their sigmoid).
     """
     encoded = model_fns.encode(module, params, instructions)
     cross_kv = model_fns.cross_attention_kv(module, params, encoded)
     start = jnp.zeros((instructions.shape[0], 1), dtype=jnp.int32)
     logits = model_fns.decode_with_kv(module, params, cross_kv, instructions, start)[:, 0, :]
-    pair = jnp.stack([logits[:, yes_id], logits[:, no_id]], axis=-1).astype(jnp.float32)
-    return jax.nn.softmax(pair, axis=-1)[:, 0]
+    return logits[:, yes_id].astype(jnp.float32) - logits[:, no_id].astype(jnp.float32)
 
 
 class PointwiseScorer:
-    """Bucketed, batched :func:`yes_probability` over token-id instructions.
+    """Bucketed, batched :func:`yes_log_odds` over token-id instructions.
 
     Args:
       module: the ``Transformer`` flax module.
@@ -68,10 +70,10 @@ class PointwiseScorer:
             raise ValueError(f"yes_id and no_id must differ, both are {yes_id}")
         self.params = params
         self.buckets = buckets or buckets_lib.ScoringBuckets()
-        self._fn = jax.jit(functools.partial(yes_probability, module, yes_id=yes_id, no_id=no_id))
+        self._fn = jax.jit(functools.partial(yes_log_odds, module, yes_id=yes_id, no_id=no_id))
 
     def score(self, instructions: Sequence[Sequence[int]]) -> np.ndarray:
-        """float32 [len(instructions)] p(Yes) for each token-id instruction."""
+        """float32 [len(instructions)] Yes-vs-No log-odds of each token-id instruction."""
         out = np.zeros((len(instructions),), dtype=np.float32)
         batch_size = self.buckets.batch_size
         for start in range(0, len(instructions), batch_size):

@@ -76,7 +76,7 @@ class ScriptedTemplatedRanker:
             "T2": TargetAwareScorer("scripted", 2.0),
         }
 
-    def template_ids(self, instruction_type: str) -> list[str]:
+    def template_ids(self, instruction_type: str, family: str | None = None) -> list[str]:
         return ["T1", "T2"]
 
     def with_template(self, instruction_type: str, template_id: str) -> TargetAwareScorer:

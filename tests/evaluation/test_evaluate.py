@@ -73,3 +73,47 @@ def test_cli_evaluates_a_checkpoint_and_resumes(artifacts, tmp_path, capsys):
 def test_cli_reports_missing_macros(capsys):
     assert evaluate.main(["--gin_file=gin/runs/eval.gin", "--gin.DATASET='x'"]) == 2
     assert "CHECKPOINT_PATH" in capsys.readouterr().err
+
+
+def test_the_checkpoint_is_resolved_once_for_loading_and_the_cache_key(
+    artifacts, tmp_path, monkeypatch
+):
+    from instructrec_jax.evaluation import job
+
+    _, data_dir, vocab_path, _ = artifacts
+    config = small_config(model_vocab_size(get_vocabulary(vocab_path)))
+    model_dir = tmp_path / "model"
+    step_1 = export_hf(random_params(config, 2), config, model_dir / "checkpoint_1")
+    loaded, captured = [], {}
+    load = job.load_model_params
+    make_baselines = job.make_baselines
+
+    def record_load(path, model_config):
+        loaded.append(str(path))
+        return load(path, model_config)
+
+    def trainer_saves_meanwhile(*args):
+        # A trainer writes a newer checkpoint while the baselines are built (SASRec trains).
+        export_hf(random_params(config, 3), config, model_dir / "checkpoint_2")
+        return make_baselines(*args)
+
+    def capture(*args):
+        captured["run_settings"] = args[-1]
+        return "result"
+
+    monkeypatch.setattr(job, "load_model_params", record_load)
+    monkeypatch.setattr(job, "make_baselines", trainer_saves_meanwhile)
+    monkeypatch.setattr(evaluate, "run_evaluation", capture)
+    result = evaluate.evaluate_checkpoint(
+        str(model_dir),
+        str(data_dir),
+        str(vocab_path),
+        str(tmp_path / "eval"),
+        hf_config=str(step_1 / "config.json"),
+        baselines=("random",),
+        hard_negative_retriever=None,
+        progress=False,
+    )
+    assert result == "result"
+    assert loaded == [str(step_1)]
+    assert captured["run_settings"]["checkpoint"] == str(step_1)

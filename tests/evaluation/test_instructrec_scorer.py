@@ -104,18 +104,38 @@ def test_lists_without_the_target_and_rebinding(scorer_and_model):
         scorer.with_template("p1_i0_t3", "B7")
 
 
-def test_pointwise_templates_rank_by_yes_probability(scorer_and_model):
+def test_pointwise_templates_rank_by_yes_log_odds(scorer_and_model):
     scorer, module, params, dataset = scorer_and_model
     pointwise_scorer = scorer.with_template("p1_i0_t0", "A11")
     examples = dataset.test[:2]
     scores = pointwise_scorer.score(examples)
-    assert scores.shape == (2, 10) and np.all((scores > 0) & (scores < 1))
+    assert scores.shape == (2, 10) and np.isfinite(scores).all()
     instructions, shown = pointwise_scorer.render_instructions(
         examples, [e.candidates for e in examples]
     )
     assert [s[0] for s in shown] == [c for e in examples for c in e.candidates]
     yes_id, no_id = WordTokenizer().encode("Yes")[0], WordTokenizer().encode("No")[0]
     expected = jax.jit(
-        functools.partial(pointwise.yes_probability, module, yes_id=yes_id, no_id=no_id)
+        functools.partial(pointwise.yes_log_odds, module, yes_id=yes_id, no_id=no_id)
     )(params, jnp.asarray(buckets.pad_token_rows(instructions, 128)))
     np.testing.assert_allclose(scores.ravel(), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_rank_templates_keep_to_the_family():
+    templates = load_templates()
+    both = rank_templates(templates, "p1p2_i0_t3")
+    assert {"A7", "C10"} <= set(both)  # A and C templates both render p1p2_i0_t3
+    assert rank_templates(templates, "p1p2_i0_t3", "personalized_search") == [
+        "C10",
+        "C11",
+        "C12",
+        "C13",
+    ]
+    assert rank_templates(templates, "p1p2_i0_t3", "recommendation") == [
+        "A7",
+        "A8",
+        "A9",
+        "A10",
+        "A13",
+    ]
+    assert rank_templates(templates, "p0_i1_t3", "recommendation") == []

@@ -34,3 +34,21 @@ def test_answer_token_ids():
         answer_token_ids(LetterTokenizer(), ("Yes", "Yup"))
     with pytest.raises(ValueError, match="no tokens"):
         answer_token_ids(LetterTokenizer(), ("", "No"))
+
+
+@pytest.mark.parametrize(
+    ("checkpoint_format", "resolved", "step_dir"),
+    [
+        ("TRAINER", "/runs/a/checkpoint_5/state", "/runs/a/checkpoint_5"),
+        ("T5X_ORBAX", "gs://b/checkpoint_7/state", "gs://b/checkpoint_7"),
+        ("HF", "/hf/flan-t5-small", "/hf/flan-t5-small"),
+    ],
+)
+def test_checkpoint_dir_is_the_step_directory(monkeypatch, checkpoint_format, resolved, step_dir):
+    from instructrec_jax import checkpoints
+
+    def fake_resolve(path):
+        return checkpoints.CheckpointFormat[checkpoint_format], resolved
+
+    monkeypatch.setattr(checkpoints, "resolve_checkpoint", fake_resolve)
+    assert job.resolve_checkpoint_dir("/any/model_dir") == step_dir

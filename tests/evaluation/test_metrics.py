@@ -39,3 +39,21 @@ def test_bad_shapes_and_nan_are_rejected():
         metrics.positive_ranks(np.array([[np.nan, 1.0]]), [0])
     with pytest.raises(ValueError, match="no examples"):
         metrics.metrics_from_ranks([])
+
+
+def test_a_negative_positive_index_is_rejected_not_wrapped():
+    with pytest.raises(ValueError, match="positive_index -1 of example 1"):
+        metrics.positive_ranks(np.zeros((2, 3)), [0, -1])
+    with pytest.raises(ValueError, match="positive_index 3"):
+        metrics.positive_ranks(np.zeros((1, 3)), [3])
+
+
+def test_rank_zero_and_cutoffs_below_one_are_rejected():
+    with pytest.raises(ValueError, match="got rank 0"):
+        metrics.metrics_from_ranks([1, 0])
+    with pytest.raises(ValueError, match="cutoffs must be >= 1, got 0"):
+        metrics.metrics_from_ranks([1], cutoffs=(0, 5))
+
+
+def test_metric_names_are_the_keys_computed():
+    assert metrics.metric_names((1, 3)) == ("HR@1", "HR@3", "NDCG@3", "MRR")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,21 @@ def test_hard_negatives_come_from_the_retriever_and_never_include_interacted_ite
         assert example.target == original.target and example.history == original.history
         assert len(example.negatives) == 9 and not interacted & set(example.negatives)
         assert list(example.negatives) == [i for i in ranked if i not in interacted][:9]
+
+
+def test_hard_negatives_skip_items_sharing_a_title_with_an_interacted_item():
+    dataset = small_dataset()
+    retriever = _popular_items_retriever(dataset)
+    example = dataset.test[0]
+    (proposed,) = retriever.top_items([example], 9)
+    # The retriever's best proposal now shares the title of the user's test target.
+    twin = proposed[0]
+    catalog = dict(dataset.catalog)
+    catalog[twin] = dataclasses.replace(catalog[twin], title=catalog[example.target].title)
+    retitled = dataclasses.replace(dataset, catalog=catalog)
+    (hard,) = protocols.with_hard_negatives(retitled, [example], retriever)
+    assert twin not in hard.negatives  # the same rule as sample_negatives
+    assert hard.negatives == tuple(proposed[1:]) + tuple(retriever.top_items([example], 10)[0][9:])
 
 
 def test_hard_negatives_reject_a_retriever_that_returns_interacted_items():

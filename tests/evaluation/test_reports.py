@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -42,3 +43,17 @@ def test_written_files(tmp_path):
     assert text.index("`random`") < text.index("`hard`")
     png = reports.write_chart(rows, tmp_path / "c.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+
+
+def test_cutoffs_at_or_above_the_candidate_count_are_shown_as_a_dash():
+    rows = [
+        dataclasses.replace(_row("InstructRec", 0.7, "A8"), num_candidates=10),
+        dataclasses.replace(_row("SASRec", 0.6), num_candidates=10),
+    ]
+    table = reports.markdown_table(rows, "random").splitlines()
+    columns = table[0].split(" | ")
+    for line in table[2:]:
+        cells = line.split(" | ")
+        assert cells[columns.index("HR@10")] == "-"  # HR@10 of 10 candidates is always 1
+        assert cells[columns.index("NDCG@10")] != "-"  # NDCG@10 still orders the ranks
+        assert cells[columns.index("HR@5")] != "-"

@@ -71,25 +71,27 @@ def test_rerun_resumes_from_saved_shards(tmp_path):
     assert third.total_scored_lists() == 0
 
 
-def test_stale_shards_are_refused(tmp_path):
+def test_raising_the_cap_reuses_finished_shards_and_scores_only_new_users(tmp_path):
+    # small_dataset has 60 test users, so caps 20 then 40 (shards of 8) stand in for 100 / 200.
     dataset = small_dataset()
-    run_evaluation(
-        dataset,
-        tmp_path,
-        ScriptedTemplatedRanker(),
-        [],
-        _config(protocols=("random",)),
-        progress=False,
-    )
-    with pytest.raises(ValueError, match="stale shard"):
-        run_evaluation(
-            dataset,
-            tmp_path,
-            ScriptedTemplatedRanker(),
-            [],
-            _config(protocols=("random",), max_test_examples=19, max_valid_examples=11),
-            progress=False,
+
+    def run(directory, cap):
+        ranker = ScriptedTemplatedRanker()
+        config = _config(scenarios=("sequential",), protocols=("random",), max_test_examples=cap)
+        result = run_evaluation(
+            dataset, directory, ranker, [GlobalScorer()], config, progress=False
         )
+        return ranker.total_scored_lists(), result.rows
+
+    run(tmp_path, 20)
+    scored, rows = run(tmp_path, 40)
+    # Shards of users 0-7 and 8-15 are reused; 16-23 (before: 16-19) and the rest are new.
+    assert scored == 40 - 16
+    _, fresh_rows = run(tmp_path / "fresh", 40)
+    assert [r.metrics for r in rows] == [r.metrics for r in fresh_rows]
+    assert all(r.num_examples == 40 for r in rows)
+    scored_again, rows_20 = run(tmp_path, 20)  # both versions of shard 2 are kept
+    assert scored_again == 0 and all(r.num_examples == 20 for r in rows_20)
 
 
 def test_hard_protocol_uses_the_retriever_and_requires_one(tmp_path):
@@ -123,6 +125,13 @@ def test_config_rejects_unknown_names():
         EvaluationConfig(protocols=("top5",))
 
 
+def test_config_rejects_metrics_that_are_never_computed():
+    with pytest.raises(ValueError, match=r"selection_metric 'NDCG@1'.*HR@1, HR@3"):
+        EvaluationConfig(selection_metric="NDCG@1")
+    with pytest.raises(ValueError, match="chart_metric 'AUC'"):
+        EvaluationConfig(chart_metric="AUC")
+
+
 def test_other_settings_use_other_shards(tmp_path):
     dataset = small_dataset()
     config = _config(scenarios=("sequential",), protocols=("random",))
@@ -133,3 +142,88 @@ def test_other_settings_use_other_shards(tmp_path):
     )
     assert again.total_scored_lists() > 0  # a new checkpoint is scored, not read back
     assert len(list((tmp_path / "shards").iterdir())) == 2
+
+
+class _FingerprintedScorer(GlobalScorer):
+    def __init__(self, fingerprint: str) -> None:
+        super().__init__("trained")
+        self.fingerprint = fingerprint
+
+
+def test_a_retrained_baseline_is_scored_again(tmp_path):
+    dataset = small_dataset()
+    config = _config(scenarios=("sequential",), protocols=("random",))
+    first = _FingerprintedScorer("params-a")
+    run_evaluation(dataset, tmp_path, None, [first], config, progress=False)
+    same = _FingerprintedScorer("params-a")
+    run_evaluation(dataset, tmp_path, None, [same], config, progress=False)
+    assert first.calls and not same.calls  # same parameters: shards reused
+    retrained = _FingerprintedScorer("params-b")
+    run_evaluation(dataset, tmp_path, None, [retrained], config, progress=False)
+    assert len(retrained.calls) == len(first.calls)  # new parameters: scored again
+
+
+def test_a_retrained_retriever_gives_new_hard_candidate_sets(tmp_path):
+    dataset = small_dataset()
+    config = _config(scenarios=("sequential",), protocols=("hard",))
+    ranked = sorted(dataset.catalog)
+
+    def top(examples, k):
+        return [
+            [i for i in ranked if i not in set(dataset.sequences[e.user_id].item_ids)][:k]
+            for e in examples
+        ]
+
+    class Retriever:
+        name = "first-ids"
+
+        def __init__(self, fingerprint: str) -> None:
+            self.fingerprint = fingerprint
+
+        def top_items(self, examples, k):
+            return top(examples, k)
+
+    def run(fingerprint):
+        retriever = Retriever(fingerprint)
+        scorer = GlobalScorer()
+        run_evaluation(dataset, tmp_path, None, [scorer], config, retriever, progress=False)
+        return len(scorer.calls)
+
+    assert run("a") > 0
+    assert run("a") == 0
+    assert run("b") > 0
+
+
+class _FamilyRanker(ScriptedTemplatedRanker):
+    """Offers 'T1' to the recommendation family and 'T2' to the others."""
+
+    def template_ids(self, instruction_type: str, family: str | None = None) -> list[str]:
+        return ["T1"] if family == "recommendation" else ["T2"]
+
+
+def test_templates_are_chosen_within_the_scenarios_family(tmp_path):
+    config = _config(scenarios=("sequential", "personalized_search"), protocols=("random",))
+    result = run_evaluation(small_dataset(), tmp_path, _FamilyRanker(), [], config, progress=False)
+    chosen = {(r.scenario, r.template_id) for r in result.rows}
+    assert chosen == {("sequential", "T1"), ("personalized_search", "T2")}
+
+
+def test_rows_record_the_candidate_count_and_tables_hide_trivial_cutoffs(tmp_path):
+    config = _config(scenarios=("sequential",), protocols=("random", "full100"))
+    result = run_evaluation(
+        small_dataset(),
+        tmp_path,
+        None,
+        [GlobalScorer(), GlobalScorer("other", "x")],
+        config,
+        progress=False,
+    )
+    assert {(r.protocol, r.num_candidates) for r in result.rows} == {
+        ("random", 10),
+        ("full100", 100),
+    }
+    random_table = result.table_path.read_text().split("## Protocol `full100`")[0]
+    # HR@10 of 10 candidates is always 1: shown as '-', never bold.
+    assert all(
+        line.split(" | ")[8] == "-" for line in random_table.splitlines() if "| global" in line
+    )

@@ -80,6 +80,9 @@ def test_engine_rejects_bad_inputs(tiny_model):
         engine.score([[5, 1], [6, 1]], [[[7, 1]], [[7, 1], [8, 1]]])
     with pytest.raises(ValueError, match="largest input bucket"):
         engine.score([[5] * 40 + [1]], [[[7, 1]]])  # 41 > 32
+    # An empty candidate would be all padding and score 0, the best log-likelihood.
+    with pytest.raises(ValueError, match="row 1, candidate 0 is empty"):
+        engine.score([[5, 1], [6, 1]], [[[7, 1], [8, 1]], [[], [8, 1]]])
     mesh = Mesh(np.array(jax.devices()[:8]).reshape(8, 1), ("data", "model"))
     with pytest.raises(ValueError, match="multiple of the mesh"):
         ScoringEngine(module, params, buckets.ScoringBuckets(batch_size=4), mesh=mesh)

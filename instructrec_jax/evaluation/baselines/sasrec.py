@@ -14,6 +14,8 @@ DIR/interacted.json         user id -> the indices of every item the user intera
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -165,12 +167,27 @@ class SASRecScorer:
     def _max_length(self) -> int:
         return int(self.config.max_length)  # set: checked in __init__
 
+    def _params_bytes(self) -> bytes:
+        """The parameters as ``PARAMS_FILE`` holds them (msgpack of host arrays)."""
+        return serialization.msgpack_serialize(jax.tree.map(np.asarray, self.params))
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """16 hex digits of SHA-256 over the parameters, config and item ids.
+
+        The model's identity in evaluation caches: a retrained model gets another one, a
+        saved and reloaded model the same.
+        """
+        digest = hashlib.sha256(self._params_bytes())
+        meta = {"config": self.config.to_json_dict(), "item_ids": list(self.index.item_ids)}
+        digest.update(json.dumps(meta, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
     def save(self, directory: str | Path) -> Path:
         """Write ``PARAMS_FILE`` and ``META_FILE`` into ``directory`` (created if needed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        host_params = jax.tree.map(np.asarray, self.params)
-        (directory / PARAMS_FILE).write_bytes(serialization.msgpack_serialize(host_params))
+        (directory / PARAMS_FILE).write_bytes(self._params_bytes())
         meta = {
             "format": FORMAT_VERSION,
             "config": self.config.to_json_dict(),

@@ -129,3 +129,12 @@ def test_top_items_and_scores_do_not_depend_on_chunk_size(chain_dataset, trained
     np.testing.assert_allclose(
         small_chunks.score(examples), trained_chain_sasrec.score(examples), rtol=1e-5, atol=1e-5
     )
+
+
+def test_fingerprint_follows_the_parameters_across_save_and_load(tmp_path, chain_dataset):
+    model = SASRecScorer.fit(chain_dataset, small_sasrec_config(max_epochs=1), progress=False)
+    loaded = SASRecScorer.load(model.save(tmp_path / "model"))
+    assert len(model.fingerprint) == 16 and loaded.fingerprint == model.fingerprint
+    nudged = jax.tree.map(lambda leaf: leaf + 1e-3, model.params)
+    retrained = SASRecScorer(nudged, model.config, model.index, model.interacted, model.training)
+    assert retrained.fingerprint != model.fingerprint
