@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import_tensorflow()  # before any task module: TF must never claim GPU memory or TPUs
     flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
+    import jax
+
+    try:  # every setup failure, an unwritable MODEL_DIR included: one line, exit status 2
         gin_setup.parse(
             flags.gin_file,
             bindings,
@@ -58,21 +60,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             DistributedConfig(flags.coordinator_address, flags.num_processes, flags.process_id)
         )
         preflight.check_before_compile(config)
+        cache_dir = compilation_cache.enable(flags.compilation_cache_dir)
+        if jax.process_index() == 0:
+            print(compilation_cache.describe(cache_dir))
+            preflight.prepare_model_dir(config.model_dir)
+            tf = import_tensorflow()
+            with tf.io.gfile.GFile(os.path.join(config.model_dir, "config.gin"), "w") as stream:
+                stream.write(gin_setup.config_text())
     except (gin_setup.GinConfigError, preflight.SetupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    import jax
-
     from instructrec_jax.training import PREEMPTED_EXIT_CODE, PreemptedError, train
 
-    cache_dir = compilation_cache.enable(flags.compilation_cache_dir)
-    if jax.process_index() == 0:
-        print(compilation_cache.describe(cache_dir))
-        preflight.prepare_model_dir(config.model_dir)
-        tf = import_tensorflow()
-        with tf.io.gfile.GFile(os.path.join(config.model_dir, "config.gin"), "w") as stream:
-            stream.write(gin_setup.config_text())
     try:
         result = train(config)
     except PreemptedError as preempted:

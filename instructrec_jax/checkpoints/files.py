@@ -1,7 +1,8 @@
-"""Minimal file access for checkpoints: local paths directly, URLs through ``tf.io.gfile``.
+"""Minimal file access: local paths directly, URLs (``gs://``...) through ``tf.io.gfile``.
 
-Only checkpoint *metadata* (directory listings, the legacy msgpack file) goes through
-here; array data is read by tensorstore or Orbax, which handle ``gs://`` themselves.
+Checkpoint *metadata* (directory listings, the legacy msgpack file) and the training
+metrics log go through here; array data is read by tensorstore or Orbax, which handle
+``gs://`` themselves.
 """
 
 from __future__ import annotations
@@ -52,3 +53,18 @@ def read_bytes(path: str) -> bytes:
             return handle.read()
     with open(path, "rb") as handle:
         return handle.read()
+
+
+def read_text(path: str) -> str:
+    """The whole content of a UTF-8 text file."""
+    return read_bytes(path).decode("utf-8")
+
+
+def append_text(path: str, text: str) -> None:
+    """Append ``text`` (UTF-8) to a file, creating it when missing."""
+    if is_url(path):
+        with _gfile().GFile(path, "a") as handle:
+            handle.write(text)
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)

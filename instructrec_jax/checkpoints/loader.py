@@ -31,6 +31,8 @@ from instructrec_jax.checkpoints.tree import Params
 from instructrec_jax.models.config import T5Config
 
 TRAINER_PARAMS_KEY = "params"
+# Orbax's completion marker (orbax.checkpoint's atomicity COMMIT_SUCCESS_FILE).
+COMMIT_SUCCESS_FILE = "commit_success.txt"
 _STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 
@@ -43,16 +45,42 @@ class CheckpointFormat(enum.Enum):
     TRAINER = "trainer"
 
 
+def _is_complete(step_dir: str) -> bool:
+    """Whether a ``checkpoint_<step>`` directory was finished writing.
+
+    Locally Orbax (and T5X) write a temporary directory and rename it, so a named step
+    directory is complete. On remote filesystems (URLs: ``gs://``...) Orbax writes in place
+    and marks completion with ``commit_success.txt``; T5X's legacy msgpack checkpoints,
+    which carry no marker, count when their ``checkpoint`` file is present.
+    """
+    if not files.is_url(step_dir):
+        return True
+    return files.exists(files.join(step_dir, COMMIT_SUCCESS_FILE)) or files.exists(
+        files.join(step_dir, LEGACY_FILE)
+    )
+
+
 def latest_step_dir(model_dir: str) -> str | None:
-    """``model_dir/checkpoint_<step>`` of the highest step (Orbax temporaries ignored)."""
+    """``model_dir/checkpoint_<step>`` of the highest complete step, or None.
+
+    Orbax temporaries are ignored, and so are unfinished remote saves (see
+    :func:`_is_complete`).
+    """
     if not files.isdir(model_dir):
         return None
-    steps = [
-        int(match.group(1))
-        for name in files.listdir(model_dir)
-        if (match := _STEP_DIR.match(name)) and files.isdir(files.join(model_dir, name))
-    ]
-    return files.join(model_dir, f"checkpoint_{max(steps)}") if steps else None
+    steps = sorted(
+        (
+            int(match.group(1))
+            for name in files.listdir(model_dir)
+            if (match := _STEP_DIR.match(name)) and files.isdir(files.join(model_dir, name))
+        ),
+        reverse=True,
+    )
+    for step in steps:
+        step_dir = files.join(model_dir, f"checkpoint_{step}")
+        if _is_complete(step_dir):
+            return step_dir
+    return None
 
 
 def resolve_checkpoint(path: str) -> tuple[CheckpointFormat, str]:

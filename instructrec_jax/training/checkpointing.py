@@ -11,9 +11,11 @@ Layout (what :func:`instructrec_jax.checkpoints.load_params` reads back)::
 
 The item is named ``state`` like T5X's own Orbax checkpoints (whose tree has ``target``
 instead of ``params``). Saving is asynchronous (training continues while arrays are
-written) and atomic: Orbax writes to a temporary directory and renames it when complete,
-so a run killed mid-save leaves the previous checkpoint as the latest. ``keep`` newest
-checkpoints are kept.
+written) and a run killed mid-save leaves the previous checkpoint as the latest: on local
+filesystems Orbax writes to a temporary directory and renames it when complete; on
+``gs://`` it writes ``checkpoint_<step>`` in place and marks completion with
+``commit_success.txt`` (readers, :func:`instructrec_jax.checkpoints.loader.latest_step_dir`
+included, skip step directories without it). ``keep`` newest checkpoints are kept.
 """
 
 from __future__ import annotations
@@ -51,10 +53,6 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         """Step of the newest complete checkpoint, or None."""
         return self._manager.latest_step()
-
-    def all_steps(self) -> list[int]:
-        """Steps of every complete checkpoint, ascending."""
-        return sorted(self._manager.all_steps())
 
     def save(self, step: int, state: dict[str, Any]) -> None:
         """Start saving ``state`` as ``checkpoint_<step>`` (returns before it is written)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.training.optimizer import AdafactorConfig
+from instructrec_jax.training.optimizer import AdafactorConfig, check_schedule_args
 
 # eval_fn(params, step) -> {metric name: value}; called every ``eval_period`` steps.
 EvalFn = Callable[[Any, int], Mapping[str, float]]
@@ -64,10 +64,12 @@ class TrainConfig:
     profile_steps: int = 3
 
     def __post_init__(self) -> None:
+        """Checks that need no devices (the mesh against the devices: ``preflight``)."""
         for name in (
             "train_steps",
             "batch_size",
             "num_microbatches",
+            "num_partitions",
             "keep_checkpoints",
             "profile_steps",
         ):
@@ -93,6 +95,15 @@ class TrainConfig:
             )
         if self.dropout_rate is not None and not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"TrainConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
+        try:
+            check_schedule_args(self.learning_rate, self.learning_rate_schedule, self.warmup_steps)
+        except ValueError as error:
+            raise ValueError(f"TrainConfig.{error}") from None
+        if self.mesh_shape is not None and (len(self.mesh_shape) != 2 or min(self.mesh_shape) < 1):
+            raise ValueError(
+                f"TrainConfig.mesh_shape must be two sizes >= 1 (data, model), got "
+                f"{self.mesh_shape}"
+            )
 
     @property
     def model_config(self) -> T5Config:

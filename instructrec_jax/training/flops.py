@@ -24,12 +24,14 @@ import jax.numpy as jnp
 
 from instructrec_jax.models.config import T5Config
 
-# Dense peak FLOP/s per chip for bf16 matmuls (vendor figures).
+# Dense peak FLOP/s per chip for bf16 matmuls (vendor figures), by prefix of JAX's
+# ``device_kind``. First match wins: TPU v5e reports "TPU v5 lite" and v5p reports "TPU v5",
+# so the v5e entries must come before v5p's.
 KNOWN_PEAK_FLOPS = {
     "TPU v4": 275e12,
     "TPU v5 lite": 197e12,
     "TPU v5e": 197e12,
-    "TPU v5p": 459e12,
+    "TPU v5": 459e12,  # v5p
     "TPU v6 lite": 918e12,
     "NVIDIA H100": 989e12,
     "NVIDIA H200": 989e12,
@@ -79,16 +81,20 @@ def peak_flops_per_device(configured: float | None = None) -> tuple[float, str]:
     """(FLOP/s of one device, where the number came from).
 
     ``configured`` wins; then the vendor table for known accelerators; otherwise a
-    measured f32 matmul (CPU), divided by the local device count since virtual CPU
-    devices share the same cores.
+    measured f32 matmul on the default device. On CPU it is divided by the local device
+    count, since virtual CPU devices share the same cores; an unknown GPU or TPU measures
+    one real device.
     """
     if configured is not None:
         if configured <= 0:
             raise ValueError(f"peak FLOP/s must be positive, got {configured}")
         return float(configured), "configured"
-    kind = jax.devices()[0].device_kind
+    device = jax.devices()[0]
+    kind = device.device_kind
     for name, peak in KNOWN_PEAK_FLOPS.items():
         if kind.startswith(name):
             return peak, f"vendor peak for {kind}"
     measured = measure_matmul_peak(size=1024, repeats=3)
-    return measured / jax.local_device_count(), f"measured f32 matmul on {kind}"
+    if device.platform == "cpu":
+        measured /= jax.local_device_count()
+    return measured, f"measured f32 matmul on {kind}"

@@ -7,8 +7,9 @@
         on SIGTERM:              save this step, then raise PreemptedError (preemption.py)
 
 Loss/gradient NaN or Inf stops the run with :class:`NonFiniteError` naming the step (the
-flag of step s is read while step s+1 runs, so checking costs no pipeline stall), and no
-checkpoint is written from a non-finite state.
+flag of step s is read while step s+1 runs, so checking costs no pipeline stall, except at
+steps that log, save or evaluate), and no checkpoint, log record or evaluation sees a
+non-finite state.
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ class TrainLoop:
                     progress.update(1)
                 log_due = _due(config.log_period, step, last)
                 checkpoint_due = _due(config.checkpoint_period, step, last)
-                if log_due or checkpoint_due:
-                    check_finite(step, metrics)
+                eval_due = _due(config.eval_period, step, last)
+                if log_due or checkpoint_due or eval_due:
+                    check_finite(step, metrics)  # nothing logs, saves or evaluates NaN
                 if log_due:
                     record = self._log(step, window, meter)
                     if progress is not None:
@@ -108,7 +110,7 @@ class TrainLoop:
                 if checkpoint_due:
                     self.checkpointer.save(step, state.to_checkpoint())
                     self.last_checkpoint = checkpoint_dir(config.model_dir, step)
-                if _due(config.eval_period, step, last):
+                if eval_due:
                     self._evaluate(state, step, validation)
                 if self.preemption is not None and self.preemption.reached(step):
                     self._save_and_stop(step, state, metrics, saved=checkpoint_due)

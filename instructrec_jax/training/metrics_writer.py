@@ -3,18 +3,21 @@
 ``metrics.jsonl`` holds one JSON object per logged step: ``{"step": int, "split": "train" |
 "validation" | "eval", <name>: float, ...}``. TensorBoard scalars go to
 ``MODEL_DIR/<split>/events.*`` (written with ``tf.summary``; tensorboard itself is not
-needed to write them). Only process 0 writes.
+needed to write them). Only process 0 writes. ``MODEL_DIR`` may be local or a URL
+(``gs://``...): files go through :mod:`instructrec_jax.checkpoints.files`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
+from instructrec_jax.checkpoints import files
 from instructrec_jax.tf_setup import import_tensorflow
+
+METRICS_FILE = "metrics.jsonl"
 
 
 class MetricsWriter:
@@ -24,7 +27,7 @@ class MetricsWriter:
         self._model_dir = model_dir
         self._enabled = enabled
         self._summary_writers: dict[str, Any] = {}
-        self.path = os.path.join(model_dir, "metrics.jsonl")
+        self.path = files.join(model_dir, METRICS_FILE)
 
     def write(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
         """Record ``metrics`` (plain floats) of ``split`` at ``step``."""
@@ -32,8 +35,7 @@ class MetricsWriter:
             return
         record = {"step": int(step), "split": split}
         record.update({name: _jsonable(value) for name, value in metrics.items()})
-        with open(self.path, "a", encoding="utf-8") as stream:
-            stream.write(json.dumps(record, sort_keys=True) + "\n")
+        files.append_text(self.path, json.dumps(record, sort_keys=True) + "\n")
         tf = import_tensorflow()
         writer = self._summary_writer(split)
         metadata = tf.compat.v1.SummaryMetadata(
@@ -51,7 +53,7 @@ class MetricsWriter:
     def _summary_writer(self, split: str) -> Any:
         if split not in self._summary_writers:
             tf = import_tensorflow()
-            directory = os.path.join(self._model_dir, split)
+            directory = files.join(self._model_dir, split)
             self._summary_writers[split] = tf.summary.create_file_writer(directory)
         return self._summary_writers[split]
 
@@ -70,14 +72,13 @@ def _jsonable(value: float) -> float | str:
 
 def read_metrics(model_dir: str) -> list[dict[str, Any]]:
     """Every record of ``MODEL_DIR/metrics.jsonl`` (raises ValueError naming a bad line)."""
-    path = os.path.join(model_dir, "metrics.jsonl")
+    path = files.join(model_dir, METRICS_FILE)
     records = []
-    with open(path, encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON: {error}") from error
+    for number, line in enumerate(files.read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON: {error}") from error
     return records

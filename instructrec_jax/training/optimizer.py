@@ -15,7 +15,8 @@ whose axes are not the two largest. This module implements the axis rule:
 * Parameters without logical axis names (or with names not in the rules) fall back to
   optax's size rule, so a model that adds a new axis name still trains.
 
-The update, per parameter (``t`` = 1-based step, ``g`` = gradient):
+The update, per parameter (``t`` = 1-based count of updates this optimizer state has
+applied, ``s`` = 0-based global step, ``g`` = gradient):
 
     decay = 1 - t ** (-decay_rate)                        # decay_rate 0.8
     g2 = g * g + epsilon1                                 # 1e-30
@@ -26,7 +27,14 @@ The update, per parameter (``t`` = 1-based step, ``g`` = gradient):
     u = g / sqrt(v_hat)
     u = u / max(1, rms(u) / clipping_threshold)           # update clipping 1.0
     u = u * max(rms(param), epsilon2)                     # parameter scale, epsilon2 1e-3
-    param <- param - learning_rate(t - 1) * u
+    param <- param - learning_rate(s) * u
+
+``s`` equals ``t - 1`` unless the state was created fresh at a later global step (a run
+started from a step-N checkpoint, whose optimizer state is never loaded): the learning rate
+then follows the global step, as in T5X where the step carries over, and the decay restarts
+with the fresh moments (T5X's ``step_offset``). Updates are float32; ``optax.apply_updates``
+adds them to the parameters in float32 and casts the sum to the parameter dtype, which is
+T5X's ``(param - update).astype(param.dtype)``.
 
 No momentum and no weight decay (T5X fine-tuning defaults). The state is a
 :class:`FactoredAdafactorState` whose trees mirror the parameter tree; unused slots hold a
@@ -206,10 +214,13 @@ def factored_adafactor(
     learning_rate: Schedule | float,
     factor_plans: Any,
     config: AdafactorConfig = AdafactorConfig(),
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Adafactor whose factoring follows ``factor_plans`` (from :func:`plan_tree`).
 
     The returned transformation needs ``params`` in ``update`` when parameter scaling is on.
+    ``update(grads, state, params, step=s)`` takes the learning rate at the global 0-based step
+    ``s`` (the train state's step before this update); without ``step`` it uses
+    ``state.count``.
     """
     schedule = learning_rate if callable(learning_rate) else optax.constant_schedule(learning_rate)
 
@@ -220,13 +231,17 @@ def factored_adafactor(
         return FactoredAdafactorState(jnp.zeros((), jnp.int32), pick(0), pick(1), pick(2))
 
     def update(
-        grads: Any, state: FactoredAdafactorState, params: Any = None
+        grads: Any,
+        state: FactoredAdafactorState,
+        params: Any = None,
+        *,
+        step: jax.Array | None = None,
     ) -> tuple[Any, FactoredAdafactorState]:
         if config.multiply_by_parameter_scale and params is None:
             raise ValueError("factored_adafactor needs params to scale updates")
         count = state.count + 1
         decay = 1.0 - jnp.power(count.astype(jnp.float32), -config.decay_rate)
-        rate = schedule(state.count)
+        rate = schedule(state.count if step is None else step)
 
         def leaf(
             grad: jax.Array,
@@ -236,23 +251,24 @@ def factored_adafactor(
             v: jax.Array,
             param: jax.Array | None,
         ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-            grad = grad.astype(jnp.float32)
-            g2 = jnp.square(grad) + config.epsilon1
+            grad32 = grad.astype(jnp.float32)
+            g2 = jnp.square(grad32) + config.epsilon1
             if plan.factored:
                 v_row = decay * v_row + (1.0 - decay) * _reduced(g2, plan.column_axes)
                 v_col = decay * v_col + (1.0 - decay) * _reduced(g2, plan.row_axes)
                 row_full = jnp.expand_dims(v_row, plan.column_axes)
                 col_full = jnp.expand_dims(v_col, plan.row_axes)
                 row_mean = jnp.mean(row_full, axis=plan.row_axes, keepdims=True)
-                update = grad * jax.lax.rsqrt(row_full / row_mean) * jax.lax.rsqrt(col_full)
+                update = grad32 * jax.lax.rsqrt(row_full / row_mean) * jax.lax.rsqrt(col_full)
             else:
                 v = decay * v + (1.0 - decay) * g2
-                update = grad * jax.lax.rsqrt(v)
+                update = grad32 * jax.lax.rsqrt(v)
             update = update / jnp.maximum(1.0, _rms(update) / config.clipping_threshold)
             if config.multiply_by_parameter_scale:
                 scale = jnp.maximum(_rms(param.astype(jnp.float32)), config.epsilon2)
                 update = update * scale
-            return (-rate * update).astype(grad.dtype), v_row, v_col, v
+            # float32 whatever the parameter dtype: see the module docstring.
+            return -rate * update, v_row, v_col, v
 
         param_tree = params if params is not None else jax.tree.map(lambda _: None, grads)
         results = jax.tree.map(
@@ -269,7 +285,7 @@ def factored_adafactor(
         pick = lambda k: jax.tree.map(lambda r: r[k], results, is_leaf=is_result)  # noqa: E731
         return pick(0), FactoredAdafactorState(count, pick(1), pick(2), pick(3))
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 def state_partition_specs(param_specs: Any, factor_plans: Any) -> FactoredAdafactorState:
@@ -300,6 +316,24 @@ def state_partition_specs(param_specs: Any, factor_plans: Any) -> FactoredAdafac
     return FactoredAdafactorState(PartitionSpec(), pick(0), pick(1), pick(2))
 
 
+SCHEDULES = ("constant", "rsqrt")
+
+
+def check_schedule_args(base_rate: float, kind: str, warmup_steps: int) -> None:
+    """Raise ValueError naming the bad argument of :func:`learning_rate_schedule`.
+
+    The message starts with the TrainConfig field name (``learning_rate``,
+    ``learning_rate_schedule``, ``warmup_steps``).
+    """
+    if not base_rate > 0:  # also catches NaN
+        raise ValueError(f"learning_rate must be positive, got {base_rate}")
+    if kind not in SCHEDULES:
+        known = ", ".join(repr(name) for name in SCHEDULES)
+        raise ValueError(f"learning_rate_schedule {kind!r} is unknown; known: {known}")
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+
+
 def learning_rate_schedule(
     base_rate: float, kind: str = "constant", warmup_steps: int = 0
 ) -> Schedule:
@@ -307,12 +341,9 @@ def learning_rate_schedule(
 
     ``rsqrt``: ``base_rate * rsqrt(max(step, warmup_steps)) * sqrt(max(warmup_steps, 1))``,
     so the rate is ``base_rate`` through warmup and decays as 1/sqrt(step) after it.
-    ``step`` is the 0-based number of updates already applied.
+    ``step`` is the 0-based global number of updates already applied.
     """
-    if base_rate <= 0:
-        raise ValueError(f"learning rate must be positive, got {base_rate}")
-    if warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+    check_schedule_args(base_rate, kind, warmup_steps)
     if kind == "constant":
 
         def constant(step: jax.Array) -> jax.Array:
@@ -330,4 +361,4 @@ def learning_rate_schedule(
             return base_rate * jnp.sqrt(anchor) * jax.lax.rsqrt(current)
 
         return rsqrt
-    raise ValueError(f"unknown learning-rate schedule {kind!r}; known: 'constant', 'rsqrt'")
+    raise AssertionError(f"SCHEDULES lists {kind!r} but learning_rate_schedule lacks it")

@@ -1,8 +1,9 @@
 """Checks and preparation that happen before anything is compiled.
 
 Each failure is one clear sentence: the task module that cannot be imported, the task name
-that is not registered (with the closest names), the model directory that cannot be
-written (``gs://`` paths are probed with a real write, never failing silently later).
+that is not registered (with the closest names), a mesh that does not fit the devices or
+the batch, the model directory that cannot be written (``gs://`` paths are probed with a
+real write, never failing silently later).
 """
 
 from __future__ import annotations
@@ -98,13 +99,43 @@ def initial_checkpoint_step(path: str | None) -> int:
     return 0
 
 
+def has_checkpoint_to_resume(model_dir: str) -> bool:
+    """Whether ``model_dir`` holds a complete ``checkpoint_<step>`` the run resumes from."""
+    from instructrec_jax.checkpoints.loader import latest_step_dir
+
+    return latest_step_dir(model_dir) is not None
+
+
 def check_train_steps(config: TrainConfig) -> None:
-    """TRAIN_STEPS must lie beyond the initial checkpoint's step (it is absolute)."""
+    """TRAIN_STEPS must lie beyond the initial checkpoint's step (it is absolute).
+
+    Not checked when MODEL_DIR holds a checkpoint: a resumed run never reads the initial
+    checkpoint (its base step comes from the resumed state), so it need not exist there.
+    """
+    if has_checkpoint_to_resume(config.model_dir):
+        return
     base = initial_checkpoint_step(config.initial_checkpoint_path)
     if config.train_steps <= base:
         raise SetupError(
             f"TRAIN_STEPS={config.train_steps} is not beyond the initial checkpoint's step "
             f"{base}; TRAIN_STEPS is absolute (T5X semantics): for N more steps use {base} + N"
+        )
+
+
+def check_mesh(config: TrainConfig) -> None:
+    """The mesh covers the devices and its data axis divides BATCH_SIZE."""
+    from instructrec_jax.partitioning import make_mesh
+
+    try:
+        mesh = make_mesh(config.num_partitions, config.mesh_shape)
+    except ValueError as error:
+        setting = "MESH_SHAPE" if config.mesh_shape is not None else "NUM_PARTITIONS"
+        raise SetupError(f"{setting}: {error}") from error
+    data = mesh.shape["data"]
+    if config.batch_size % data:
+        raise SetupError(
+            f"BATCH_SIZE={config.batch_size} is not divisible by the mesh's data axis size "
+            f"{data} (mesh {dict(mesh.shape)})"
         )
 
 
@@ -117,4 +148,5 @@ def check_before_compile(config: TrainConfig) -> None:
     except ValueError as error:
         raise SetupError(f"MIXTURE_OR_TASK_NAME: {error}") from error
     check_seqio_cache(config)
+    check_mesh(config)
     check_train_steps(config)

@@ -54,8 +54,7 @@ class TrainState(NamedTuple):
 class StateLayout:
     """The optimizer and the shardings of every part of the train state."""
 
-    optimizer: optax.GradientTransformation
-    param_logical_specs: Any
+    optimizer: optax.GradientTransformationExtraArgs
     state_shardings: TrainState
     abstract_state: TrainState
 
@@ -95,7 +94,7 @@ def build_layout(
         abstract,
         shardings,
     )
-    return StateLayout(optimizer, logical_specs, shardings, abstract)
+    return StateLayout(optimizer, shardings, abstract)
 
 
 def init_state(layout: StateLayout, model_config: T5Config, seed: int) -> TrainState:

@@ -87,7 +87,7 @@ def make_train_step(
     ``grad_norm`` (global L2 norm of the token-normalized gradients) and ``finite`` (1.0 when
     loss and gradient norm are finite).
     """
-    optimizer: optax.GradientTransformation = layout.optimizer
+    optimizer: optax.GradientTransformationExtraArgs = layout.optimizer
 
     def objective(params: Any, micro: Batch, rng: jax.Array | None) -> tuple[jax.Array, LossSums]:
         sums = batch_loss_sums(model, params, micro, z_loss, rng)
@@ -127,7 +127,8 @@ def make_train_step(
         else:
             grads, sums = _accumulated_gradients(state.params, batch, step_rng)
         grads = jax.tree.map(lambda g: g / jnp.maximum(sums.weight, 1.0), grads)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        # The learning rate follows the global step (it carries over from a step-N checkpoint).
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params, step=state.step)
         params = optax.apply_updates(state.params, updates)
         metrics = normalized_metrics(sums)
         grad_norm = optax.global_norm(grads)

@@ -1,10 +1,10 @@
 """``train(config) -> TrainResult``: a fine-tuning run, callable without gin.
 
-Order of work: checks that need no compilation (task module, task name, TRAIN_STEPS
-against the initial checkpoint, model dir), then the mesh and the sharded state (resumed
-from the newest ``checkpoint_<step>`` in MODEL_DIR, else from ``initial_checkpoint_path``,
-else freshly initialized), then :class:`loop.TrainLoop`. A SIGTERM (preemption) makes the
-loop save the current step and raise :class:`PreemptedError`.
+Order of work: checks that need no compilation (task module, task name, mesh against the
+devices and the batch, TRAIN_STEPS against the initial checkpoint, model dir), then the mesh
+and the sharded state (resumed from the newest ``checkpoint_<step>`` in MODEL_DIR, else from
+``initial_checkpoint_path``, else freshly initialized), then :class:`loop.TrainLoop`. A
+SIGTERM (preemption) makes the loop save the current step and raise :class:`PreemptedError`.
 """
 
 from __future__ import annotations
@@ -44,21 +44,26 @@ __all__ = ["NonFiniteError", "PreemptedError", "train"]
 
 
 def _initial_state(
-    config: TrainConfig, layout: StateLayout, checkpointer: Checkpointer, base_step: int
-) -> tuple[TrainState, int | None]:
-    """(state, step resumed from or None)."""
+    config: TrainConfig, layout: StateLayout, checkpointer: Checkpointer
+) -> tuple[TrainState, int | None, int]:
+    """(state, step resumed from or None, base step: the global step this training began at).
+
+    The optimizer state starts fresh at the base step, so a resumed state's base step is
+    its step minus its optimizer's update count: resuming never reads the initial checkpoint.
+    """
     latest = checkpointer.latest_step()
     if latest is not None:
         target = layout.abstract_state.to_checkpoint()
-        restored = checkpointer.restore(latest, target)
+        state = TrainState.from_checkpoint(checkpointer.restore(latest, target))
         logger.info("resuming from %s", checkpoint_dir(config.model_dir, latest))
-        return TrainState.from_checkpoint(restored), latest
+        return state, latest, int(jax.device_get(state.step - state.opt_state.count))
     if config.initial_checkpoint_path:
         from instructrec_jax.checkpoints import load_params
 
+        base_step = initial_checkpoint_step(config.initial_checkpoint_path)
         params = load_params(config.initial_checkpoint_path, config.model_config)
-        return state_from_params(layout, params, step=base_step), None
-    return init_state(layout, config.model_config, config.seed), None
+        return state_from_params(layout, params, step=base_step), None, base_step
+    return init_state(layout, config.model_config, config.seed), None, 0
 
 
 def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
@@ -105,10 +110,9 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
         writer=MetricsWriter(config.model_dir, enabled=is_chief),
         eval_fn=eval_fn,
     )
-    base_step = initial_checkpoint_step(config.initial_checkpoint_path)
     try:
         with PreemptionWatch() as loop.preemption:
-            state, resumed_from = _initial_state(config, layout, checkpointer, base_step)
+            state, resumed_from, base_step = _initial_state(config, layout, checkpointer)
             if resumed_from is not None:
                 loop.last_checkpoint = checkpoint_dir(config.model_dir, resumed_from)
             start_step = int(jax.device_get(state.step))

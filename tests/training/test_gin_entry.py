@@ -97,6 +97,24 @@ def test_task_module_configurables_are_bindable_without_a_gin_import(tmp_path):
     assert training_tiny_task.tiny_task_option() == 3
 
 
+def test_unwritable_model_dir_is_one_line(capsys, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    line = _error_line(
+        capsys, _argv(blocker / "run", "--gin.MIXTURE_OR_TASK_NAME='training_tiny_copy'")
+    )
+    assert line.startswith("error: MODEL_DIR ") and "is not writable" in line
+
+
+def test_bad_schedule_and_mesh_are_named_before_anything_is_written(capsys, tmp_path):
+    task = "--gin.MIXTURE_OR_TASK_NAME='training_tiny_copy'"
+    line = _error_line(capsys, _argv(tmp_path / "run", task, "--gin.LEARNING_RATE_SCHEDULE='cos'"))
+    assert "TrainConfig.learning_rate_schedule 'cos' is unknown" in line
+    line = _error_line(capsys, _argv(tmp_path / "run", task, "--gin.MESH_SHAPE=(3, 3)"))
+    assert "MESH_SHAPE" in line and "8 devices" in line
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_flag_is_rejected():
     with pytest.raises(SystemExit):
         train_cli.parse_args(["--gin_fil=x.gin"])

@@ -115,5 +115,26 @@ def test_schedules():
     rsqrt = learning_rate_schedule(1e-2, "rsqrt", warmup_steps=100)
     np.testing.assert_allclose(float(rsqrt(jnp.int32(50))), 1e-2, rtol=1e-6)
     np.testing.assert_allclose(float(rsqrt(jnp.int32(400))), 1e-2 * 0.5, rtol=1e-6)
-    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+    with pytest.raises(ValueError, match="learning_rate_schedule 'cosine' is unknown"):
         learning_rate_schedule(1e-3, "cosine")
+
+
+def test_bfloat16_params_are_updated_like_t5x():
+    """Updates stay float32: ``apply_updates`` forms param + update in float32 and rounds once
+    to bfloat16, as T5X's ``(param - update).astype(param.dtype)`` (a bfloat16 update would
+    round twice)."""
+    key_p, key_g = jax.random.split(jax.random.PRNGKey(1))
+    params = {"w": (1.0 + jax.random.uniform(key_p, (64, 64))).astype(jnp.bfloat16)}
+    grads = {"w": jax.random.normal(key_g, (64, 64)).astype(jnp.bfloat16)}
+    plans = plan_tree(params, None)
+    config = AdafactorConfig(multiply_by_parameter_scale=False)
+    optimizer = factored_adafactor(0.01, plans, config)
+    updates, _ = optimizer.update(grads, optimizer.init(params), params)
+    assert updates["w"].dtype == jnp.float32
+    new_params = optax.apply_updates(params, updates)
+    assert new_params["w"].dtype == jnp.bfloat16
+
+    as_f32 = lambda tree: jax.tree.map(lambda x: x.astype(jnp.float32), tree)  # noqa: E731
+    reference, _ = optimizer.update(as_f32(grads), optimizer.init(as_f32(params)), as_f32(params))
+    t5x = (params["w"].astype(jnp.float32) + reference["w"]).astype(jnp.bfloat16)
+    np.testing.assert_array_equal(np.asarray(new_params["w"]), np.asarray(t5x))

@@ -1,10 +1,12 @@
-"""The train step: gradient accumulation changes nothing but memory; NaN stops with the step."""
+"""The train step: gradient accumulation changes nothing but memory; NaN stops with the step;
+the learning rate follows the global step of a state started from a step-N checkpoint."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import training_tiny_task
 
@@ -12,7 +14,7 @@ from instructrec_jax.models.t5 import Transformer
 from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
 from instructrec_jax.training.monitor import NonFiniteError, check_finite
 from instructrec_jax.training.optimizer import AdafactorConfig, learning_rate_schedule
-from instructrec_jax.training.state import build_layout, init_state
+from instructrec_jax.training.state import build_layout, init_state, state_from_params
 from instructrec_jax.training.step import jit_train_step, make_train_step
 
 
@@ -88,3 +90,34 @@ def test_non_finite_loss_stops_with_the_step_number(setup):
     assert float(metrics["finite"]) == 0.0
     with pytest.raises(NonFiniteError, match="at step 7"):
         check_finite(7, metrics)
+
+
+@pytest.mark.parametrize(("kind", "ratio"), [("rsqrt", 0.1), ("constant", 100.0)])
+def test_rate_applied_after_a_step_n_checkpoint_is_the_logged_rate(kind, ratio):
+    """A state created at global step 10000 (fresh optimizer state, count 0) updates with
+    schedule(10000), the rate the loop logs for step 10001, not schedule(0)."""
+    config = training_tiny_task.tiny_model_config()
+    mesh = make_mesh(mesh_shape=(2, 1), devices=jax.devices()[:2])
+    rules = standard_logical_axis_rules()
+    schedule = learning_rate_schedule(1e-2, kind, warmup_steps=100)
+    # rsqrt: 1e-2 through warmup, 1e-2 * sqrt(100 / 10000) at 10000; constant: ramps from
+    # 1e-2 / 100 at step 0 to 1e-2.
+    np.testing.assert_allclose(
+        float(schedule(jnp.int32(10000))) / float(schedule(jnp.int32(0))), ratio, rtol=1e-6
+    )
+    layout = build_layout(config, mesh, rules, schedule, AdafactorConfig())
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    pure = make_train_step(
+        Transformer(config), layout, z_loss=1e-4, num_microbatches=1, dropout=False, seed=0
+    )
+    step_fn = jit_train_step(pure, layout, mesh, rules, sharding)
+    params = jax.device_get(init_state(layout, config, seed=0).params)
+    change = {}
+    for start in (0, 10000):
+        state, _ = step_fn(state_from_params(layout, params, step=start), _batch())
+        assert int(state.step) == start + 1 and int(state.opt_state.count) == 1
+        change[start] = optax.global_norm(
+            jax.tree.map(lambda new, old: np.asarray(new) - old, state.params, params)
+        )
+    # Same gradients and fresh moments: the update differs only by the rate.
+    np.testing.assert_allclose(float(change[10000] / change[0]), ratio, rtol=1e-2)

@@ -1,5 +1,6 @@
 """A from-scratch tiny model trains on the tiny task: falling loss, logs, checkpoints,
-validation loss, the eval hook, and resumption of a finished run."""
+validation loss, the eval hook, and resumption of a finished run; a non-finite step is never
+evaluated; a run started from a step-N checkpoint resumes without that checkpoint."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import json
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from instructrec_jax.training import train
+from instructrec_jax.training import NonFiniteError, train, trainer
 from instructrec_jax.training.metrics_writer import read_metrics
 from instructrec_jax.training.preflight import SetupError
 
@@ -87,3 +89,57 @@ def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_con
     assert continued.resumed_from_step is None and continued.step == 22
     assert [r["step"] for r in continued.history] == [21, 22]
     assert continued.history[0]["loss"] < losses[0] - 0.3
+
+
+def test_a_non_finite_step_is_never_evaluated(make_config, monkeypatch):
+    """Step 2 reports NaN: evaluation (due every step) must not see its params."""
+    jit_train_step = trainer.jit_train_step
+
+    def poisoned(*args, **kwargs):
+        step_fn = jit_train_step(*args, **kwargs)
+
+        def run(state, batch):
+            state, metrics = step_fn(state, batch)
+            if int(state.step) == 2:
+                metrics = {**metrics, "finite": jnp.zeros((), jnp.float32)}
+            return state, metrics
+
+        return run
+
+    monkeypatch.setattr(trainer, "jit_train_step", poisoned)
+    evaluated = []
+    config = make_config(
+        train_steps=3, log_period=0, checkpoint_period=0, eval_period=1, validation_steps=0
+    )
+    with pytest.raises(NonFiniteError, match="at step 2"):
+        train(config, eval_fn=lambda params, step: evaluated.append(step) or {})
+    assert evaluated == [1]
+
+
+def test_run_from_a_step_n_checkpoint_resumes_without_it(make_config, tmp_path):
+    """Base step 2: stopped at 4, the initial checkpoint removed, resumed to 6, the run equals
+    one straight from 2 to 6 (same data position and learning rates)."""
+    source = make_config(model_dir=str(tmp_path / "source"), train_steps=2, log_period=0)
+    train(source)
+    warm = dict(
+        initial_checkpoint_path=source.model_dir,
+        train_steps=6,
+        learning_rate_schedule="rsqrt",
+        warmup_steps=3,
+        log_period=1,
+        checkpoint_period=1000,  # the last step only
+    )
+    straight = train(make_config(model_dir=str(tmp_path / "straight"), **warm))
+    resumed_dir = str(tmp_path / "resumed")
+    first = train(make_config(model_dir=resumed_dir, **{**warm, "train_steps": 4}))
+    assert first.latest_checkpoint == str(tmp_path / "resumed" / "checkpoint_4")
+    Path(source.model_dir).rename(tmp_path / "moved")  # e.g. resumed on another machine
+
+    resumed = train(make_config(model_dir=resumed_dir, **warm))
+    assert resumed.resumed_from_step == 4 and resumed.step == 6
+    records = [r for r in straight.history if r["step"] > 4]
+    assert [r["step"] for r in resumed.history] == [r["step"] for r in records] == [5, 6]
+    for key in ("loss", "learning_rate"):
+        assert [r[key] for r in resumed.history] == [r[key] for r in records], key
+    for before, after in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params)):
+        np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
