@@ -9,8 +9,9 @@ Each input line is a JSON object with either token ids (``encoder_input_tokens``
 ``decoder_target_tokens``: lists without padding, EOS included) or text (``inputs``,
 ``targets``; tokenized with ``--vocab`` SentencePiece, EOS=1 appended). Each output line
 repeats the input object and adds ``score``: the sum of target-token log-probabilities
-(natural log), EOS included, padding excluded. HF checkpoints bring their config.json; T5X
-and trainer checkpoints take the model from gin (``--gin_file``/``--gin.`` bindings).
+(natural log), EOS included, padding excluded. HF checkpoints bring their config.json
+(``--gin.T5Config.<field>=...`` bindings apply on top); T5X and trainer checkpoints take the
+model from gin (``--gin_file``, ``--gin_search_paths``, ``--gin.`` bindings).
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ import numpy as np
 from instructrec_jax import compilation_cache
 from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_checkpoint
 from instructrec_jax.checkpoints.hf import config_from_hf
-from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
+from instructrec_jax.gin_cli import (
+    add_gin_flags,
+    parse_with_gin_flags,
+    resolve_gin_file,
+    search_folders,
+)
 from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.scoring import sequence_log_likelihood
@@ -160,6 +166,8 @@ def score_examples(
     power-of-two lengths, so the number of compiled programs stays small. With a
     ``partitioner`` (params already placed by it) batches are split over its ``data`` axis.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if partitioner is not None and batch_size % partitioner.mesh.shape["data"]:
         raise ValueError(
             f"batch_size {batch_size} must be a multiple of the mesh's data axis "
@@ -210,24 +218,59 @@ def write_scores(
 
 
 def model_config_for(
-    checkpoint: str, gin_files: Sequence[str] = (), gin_bindings: Sequence[str] = ()
+    checkpoint: str,
+    gin_files: Sequence[str] = (),
+    gin_bindings: Sequence[str] = (),
+    search_paths: str | Sequence[str] = (),
 ) -> T5Config:
-    """The model config: HF checkpoints use config.json (plus bindings, if any); others
-    need gin files or bindings that bind ``T5Config``."""
+    """The model config of ``checkpoint``.
+
+    HF checkpoints use their config.json, with ``T5Config.<field>`` bindings applied on top
+    (any other binding is an error: nothing would read it); given gin files, the gin model
+    wins. T5X and trainer checkpoints need gin files or bindings that bind ``T5Config``.
+    Gin files are found as paths, in ``search_paths``, the cwd or the repository
+    (:func:`instructrec_jax.gin_cli.search_folders`). Replaces any gin config parsed before.
+    """
     checkpoint_format, directory = resolve_checkpoint(checkpoint)
-    if checkpoint_format is CheckpointFormat.HF and not gin_files and not gin_bindings:
-        return config_from_hf(directory)
-    if not gin_files and not gin_bindings:
+    is_hf = checkpoint_format is CheckpointFormat.HF
+    if not is_hf and not gin_files and not gin_bindings:
         raise ValueError(
             f"{checkpoint} is a {checkpoint_format.value} checkpoint without a model config: "
             "pass --gin_file=gin/models/flan_t5_<size>.gin (or --gin.T5Config.* bindings)"
         )
+    if is_hf and not gin_files:
+        ignored = [b.split("=", 1)[0].strip() for b in gin_bindings]
+        ignored = [name for name in ignored if not name.startswith("T5Config.")]
+        if ignored:
+            raise ValueError(
+                f"{checkpoint} is an HF checkpoint: its model comes from config.json, and only "
+                f"T5Config.<field> bindings apply on top of it, not {ignored}"
+            )
     import gin
     from instructrec_jax.models.gin_configurables import configured_t5_config
 
-    gin.add_config_file_search_path(str(REPO_ROOT))
-    gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings))
+    gin.clear_config()
+    folders = [*search_folders(search_paths), str(REPO_ROOT)]
+    for folder in folders:
+        gin.add_config_file_search_path(folder)
+    resolved = [resolve_gin_file(path, folders) for path in gin_files]
+    gin.parse_config_files_and_bindings(resolved, list(gin_bindings))
+    if is_hf and not gin_files:
+        return config_from_hf(directory).replace(**_bound_t5_fields())
     return configured_t5_config()
+
+
+def _bound_t5_fields() -> dict[str, Any]:
+    """``T5Config`` fields that the parsed gin bindings set, with their values."""
+    import gin
+
+    bound = {}
+    for field in dataclasses.fields(T5Config):
+        try:
+            bound[field.name] = gin.query_parameter(f"T5Config.{field.name}")
+        except ValueError:  # not bound
+            continue
+    return bound
 
 
 def score_file(
@@ -274,14 +317,17 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     add_gin_flags(parser)
     compilation_cache.add_flag(parser)
-    return parse_with_gin_flags(parser, argv)
+    flags, bindings = parse_with_gin_flags(parser, argv)
+    if flags.batch_size < 1:
+        parser.error(f"--batch_size must be >= 1, got {flags.batch_size}")
+    return flags, bindings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, score the input file; returns the exit code."""
     reuse_freed_memory()  # first: before XLA starts its threads
     flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
-    config = model_config_for(flags.checkpoint, flags.gin_file, bindings)
+    config = model_config_for(flags.checkpoint, flags.gin_file, bindings, flags.gin_search_paths)
     if flags.dtype is not None:
         config = config.replace(dtype=flags.dtype)
     print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))

@@ -11,6 +11,7 @@ import pytest
 
 import gin
 from instructrec_jax.checkpoints import export_hf
+from instructrec_jax.gin_cli import REPO_GIN_DIR, GinFileNotFoundError
 from instructrec_jax.models.scoring import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, init_params
 from instructrec_jax.score import ScoreInputError, bucket_length, main, score_file
@@ -21,6 +22,17 @@ CONFIG = tiny_t5_config(vocab_size=100, d_model=16, head_dim=8, d_ff=32)
 fast_apply = jax.jit(
     Transformer(CONFIG).apply, compiler_options={"xla_backend_optimization_level": 0}
 )
+# flan_t5_tiny.gin narrowed to CONFIG.
+TINY_MODEL_BINDINGS = [
+    "--gin.VOCAB_SIZE=100",
+    "--gin.T5Config.d_model=16",
+    "--gin.T5Config.num_heads=2",
+    "--gin.T5Config.head_dim=8",
+    "--gin.T5Config.d_ff=32",
+    "--gin.T5Config.num_encoder_layers=1",
+    "--gin.T5Config.num_decoder_layers=1",
+    "--gin.T5Config.dtype='float32'",
+]
 PAIRS = [
     ([5, 6, 7, 1], [8, 9, 1]),
     ([11, 1], [12, 13, 14, 15, 16, 17, 18, 19, 20, 1]),
@@ -134,14 +146,7 @@ def test_text_lines_with_sentencepiece_and_trainer_checkpoint(tmp_path, params):
             f"--output={out}",
             f"--vocab={tmp_path / 'spm.model'}",
             "--gin_file=gin/models/flan_t5_tiny.gin",
-            "--gin.VOCAB_SIZE=100",
-            "--gin.T5Config.d_model=16",
-            "--gin.T5Config.num_heads=2",
-            "--gin.T5Config.head_dim=8",
-            "--gin.T5Config.d_ff=32",
-            "--gin.T5Config.num_encoder_layers=1",
-            "--gin.T5Config.num_decoder_layers=1",
-            "--gin.T5Config.dtype='float32'",
+            *TINY_MODEL_BINDINGS,
         ]
     )
     line = json.loads(out.read_text())
@@ -165,6 +170,63 @@ def test_trainer_checkpoint_without_gin_is_an_error(tmp_path, params):
                 f"--output={tmp_path / 'o.jsonl'}",
             ]
         )
+
+
+def _token_pairs_file(tmp_path):
+    records = [
+        {"encoder_input_tokens": inputs, "decoder_target_tokens": targets}
+        for inputs, targets in PAIRS
+    ]
+    write_lines(tmp_path / "pairs.jsonl", records)
+    return tmp_path / "pairs.jsonl"
+
+
+def _scores(path) -> list[float]:
+    return [json.loads(line)["score"] for line in path.read_text().splitlines()]
+
+
+def test_hf_checkpoint_takes_t5config_bindings_on_top_of_its_config(tmp_path, params):
+    checkpoint = export_hf(params, CONFIG, tmp_path / "hf")
+    pairs = _token_pairs_file(tmp_path)
+    out = tmp_path / "scores.jsonl"
+    flags = [f"--checkpoint={checkpoint}", f"--input={pairs}", f"--output={out}"]
+    assert main([*flags, "--gin.T5Config.dtype='float32'"]) == 0
+    want = [reference_score(params, inputs, targets) for inputs, targets in PAIRS]
+    np.testing.assert_allclose(_scores(out), want, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match=r"only T5Config.<field> bindings .* \['VOCAB_SIZE'\]"):
+        main([*flags, "--gin.VOCAB_SIZE=100"])
+
+
+def test_gin_files_are_found_in_the_search_paths(tmp_path, params):
+    state = {"params": params, "opt_state": {"count": np.int32(1)}, "step": np.int32(1)}
+    ocp.PyTreeCheckpointer().save(tmp_path / "model_dir" / "checkpoint_1" / "state", state)
+    folder = tmp_path / "my_gin"
+    folder.mkdir()
+    (folder / "my_tiny.gin").write_text((REPO_GIN_DIR / "models" / "flan_t5_tiny.gin").read_text())
+    out = tmp_path / "scores.jsonl"
+    flags = [
+        f"--checkpoint={tmp_path / 'model_dir'}",
+        f"--input={_token_pairs_file(tmp_path)}",
+        f"--output={out}",
+        *TINY_MODEL_BINDINGS,
+    ]
+    assert main([*flags, f"--gin_search_paths={folder}", "--gin_file=my_tiny.gin"]) == 0
+    want = [reference_score(params, inputs, targets) for inputs, targets in PAIRS]
+    np.testing.assert_allclose(_scores(out), want, atol=1e-4, rtol=0)
+    gin.clear_config()
+    with pytest.raises(GinFileNotFoundError, match=r"my_tiny\.gin"):
+        main([*flags, "--gin_file=my_tiny.gin"])
+
+
+@pytest.mark.parametrize("batch_size", ["0", "-4"])
+def test_a_batch_size_below_one_is_a_usage_error(tmp_path, params, batch_size):
+    checkpoint = export_hf(params, CONFIG, tmp_path / "hf")
+    out = tmp_path / "scores.jsonl"
+    flags = [f"--checkpoint={checkpoint}", f"--input={_token_pairs_file(tmp_path)}"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*flags, f"--output={out}", f"--batch_size={batch_size}"])
+    assert exit_info.value.code == 2
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
