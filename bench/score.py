@@ -101,15 +101,9 @@ def naive_run(module, params, pairs, pair_batch, target_length):
 
 
 def hf_model(config):
-    import torch
-    import transformers
+    from hf_reference import untied_hf_t5
 
-    from instructrec_jax.checkpoints.hf import hf_config_dict
-
-    # The same config.json our exporter writes, without dropout (timing only).
-    hf_config = transformers.T5Config(**{**hf_config_dict(config), "dropout_rate": 0.0})
-    torch.manual_seed(0)
-    return transformers.T5ForConditionalGeneration(hf_config).eval()
+    return untied_hf_t5(config).eval()
 
 
 def hf_run(model, pairs, pair_batch, target_length):

@@ -85,17 +85,16 @@ class TorchStep:
 
     def __init__(self, config: T5Config, batch: dict[str, np.ndarray], device: str) -> None:
         import torch
-        import transformers
+        from hf_reference import untied_hf_t5
         from transformers.optimization import Adafactor
 
-        from instructrec_jax.checkpoints.hf import hf_config_dict
-
-        # The same config.json our exporter writes, without dropout (timing only).
-        hf_config = transformers.T5Config(**{**hf_config_dict(config), "dropout_rate": 0.0})
-        print(f"HF: torch {torch.__version__}, {torch.get_num_threads()} threads")
-        torch.manual_seed(0)
         self._device = torch.device(device)
-        self._model = transformers.T5ForConditionalGeneration(hf_config).to(self._device).train()
+        self._model = untied_hf_t5(config).to(self._device).train()
+        hf_params = sum(p.numel() for p in self._model.parameters())
+        print(
+            f"HF: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"{hf_params:,} parameters (ours {config.num_params():,})"
+        )
         # Parameters stay float32 (as ours); compute in bfloat16 when ours does.
         self._autocast = (
             torch.autocast(self._device.type, dtype=torch.bfloat16)

@@ -36,6 +36,8 @@ def test_train_step_bench_runs_both_implementations_and_prints_the_ratio():
     )
     assert "batch 2 x (inputs 8 + targets 4), float32" in out
     assert "hf torch:" in out
+    hf_params, our_params = re.search(r"([\d,]+) parameters \(ours ([\d,]+)\)", out).groups()
+    assert hf_params == our_params  # untied head on both sides
     assert "speed-up (ours / HF, tokens/s):" in out
     target = r"^target 1\.50x HF: [\d.]+ ms/step, MFU [\d.]+% of the measured peak \((above|within)"
     assert re.search(target, out, re.M)
