@@ -31,7 +31,7 @@ from instructrec_jax import compilation_cache
 from instructrec_jax.gin_cli import (
     add_gin_flags,
     parse_with_gin_flags,
-    resolve_gin_file,
+    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -263,10 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import_tensorflow()  # first, so TF's import is quiet and never sees an accelerator
     flags = parse_flags(sys.argv[1:] if argv is None else argv)
-    for folder in flags.search_folders:
-        gin.add_config_file_search_path(folder)
     try:
-        resolved = [resolve_gin_file(path, flags.search_folders) for path in flags.gin_files]
+        resolved = resolve_gin_files(flags.gin_files, flags.search_folders)
         gin.parse_config_files_and_bindings(resolved, flags.bindings, finalize_config=False)
     except (SyntaxError, ValueError, OSError) as error:
         print(f"error: gin: {str(error).splitlines()[0]}", file=sys.stderr)

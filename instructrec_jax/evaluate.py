@@ -28,7 +28,7 @@ from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
     add_gin_flags,
     parse_with_gin_flags,
-    resolve_gin_file,
+    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -154,10 +154,7 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
     import instructrec_jax.models.gin_configurables  # noqa: F401  (registers T5Config)
 
     gin.clear_config()
-    folders = [*search_folders(search_paths), str(REPO_GIN_DIR.parent)]
-    for folder in folders:
-        gin.add_config_file_search_path(folder)
-    resolved = [resolve_gin_file(path, folders) for path in files]
+    resolved = resolve_gin_files(files, [*search_folders(search_paths), str(REPO_GIN_DIR.parent)])
     gin.parse_config_files_and_bindings(resolved, list(bindings), finalize_config=False)
     for name in REQUIRED_MACROS:
         try:

@@ -86,3 +86,11 @@ def resolve_gin_file(path: str, folders: Sequence[str]) -> str:
         if os.path.isfile(candidate):
             return candidate
     raise GinFileNotFoundError(f"gin file {path!r} not found (searched {', '.join(folders)})")
+
+
+def resolve_gin_files(gin_files: Sequence[str], folders: Sequence[str]) -> list[str]:
+    """Add ``folders`` to gin's search path (for files' own includes) and return each of
+    ``gin_files`` resolved by :func:`resolve_gin_file`."""
+    for folder in folders:
+        gin.add_config_file_search_path(folder)
+    return [resolve_gin_file(path, folders) for path in gin_files]

@@ -37,7 +37,7 @@ from instructrec_jax.checkpoints.hf import config_from_hf
 from instructrec_jax.gin_cli import (
     add_gin_flags,
     parse_with_gin_flags,
-    resolve_gin_file,
+    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -239,38 +239,22 @@ def model_config_for(
             "pass --gin_file=gin/models/flan_t5_<size>.gin (or --gin.T5Config.* bindings)"
         )
     if is_hf and not gin_files:
-        ignored = [b.split("=", 1)[0].strip() for b in gin_bindings]
-        ignored = [name for name in ignored if not name.startswith("T5Config.")]
+        names = [binding.split("=", 1)[0].strip() for binding in gin_bindings]
+        ignored = [name for name in names if not name.startswith("T5Config.")]
         if ignored:
             raise ValueError(
                 f"{checkpoint} is an HF checkpoint: its model comes from config.json, and only "
                 f"T5Config.<field> bindings apply on top of it, not {ignored}"
             )
     import gin
-    from instructrec_jax.models.gin_configurables import configured_t5_config
+    from instructrec_jax.models.gin_configurables import bound_t5_fields, configured_t5_config
 
     gin.clear_config()
-    folders = [*search_folders(search_paths), str(REPO_ROOT)]
-    for folder in folders:
-        gin.add_config_file_search_path(folder)
-    resolved = [resolve_gin_file(path, folders) for path in gin_files]
+    resolved = resolve_gin_files(gin_files, [*search_folders(search_paths), str(REPO_ROOT)])
     gin.parse_config_files_and_bindings(resolved, list(gin_bindings))
     if is_hf and not gin_files:
-        return config_from_hf(directory).replace(**_bound_t5_fields())
+        return config_from_hf(directory).replace(**bound_t5_fields())
     return configured_t5_config()
-
-
-def _bound_t5_fields() -> dict[str, Any]:
-    """``T5Config`` fields that the parsed gin bindings set, with their values."""
-    import gin
-
-    bound = {}
-    for field in dataclasses.fields(T5Config):
-        try:
-            bound[field.name] = gin.query_parameter(f"T5Config.{field.name}")
-        except ValueError:  # not bound
-            continue
-    return bound
 
 
 def score_file(

@@ -15,11 +15,11 @@ item_split.jsonl   {"item_id", "split"}                                       so
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from instructrec_jax.atomic_files import write_json_atomic
 from instructrec_jax.data.config import PrepareConfig
 from instructrec_jax.data.errors import DataFormatError
 from instructrec_jax.data.processed import ProcessedDataset
@@ -102,9 +102,7 @@ def save_processed(dataset: ProcessedDataset, directory: str | Path) -> Path:
         "stats": dataset.stats,
         "files": counts,
     }
-    staging = out / f"{MANIFEST}.tmp"
-    staging.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    os.replace(staging, out / MANIFEST)
+    write_json_atomic(out / MANIFEST, manifest)
     return out
 
 

@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
-from instructrec_jax.evaluation.shards import write_json_atomic
+from instructrec_jax.atomic_files import write_json_atomic
 
 TABLE_COLUMNS: tuple[str, ...] = (
     "HR@1",

@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from instructrec_jax.atomic_files import write_json_atomic
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -98,17 +98,3 @@ class ShardStore:
         }
         write_json_atomic(path, payload)
         return path
-
-
-def write_json_atomic(path: str | Path, payload: object) -> None:
-    """Write JSON to ``path`` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=1, sort_keys=True)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

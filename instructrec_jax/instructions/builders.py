@@ -7,12 +7,12 @@ the dataset, the configuration and the seed: never on which process renders them
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
+from instructrec_jax.data.negatives import CatalogNegativeSampler
 from instructrec_jax.data.seeding import seeded_hash
 from instructrec_jax.data.types import EvalExample, Item, TrainExample
 from instructrec_jax.instructions.codes import CodeCombination, Intention, TaskForm
@@ -177,8 +177,8 @@ def product_search_eval_records(
     template_ids = context.eval_templates.get("product_search", ())
     if not template_ids:
         return
-    catalog_ids = sorted(context.catalog)
-    title_counts = collections.Counter(context.catalog[item].title for item in catalog_ids)
+    titles = CatalogNegativeSampler(context.catalog)
+    catalog_ids = titles.item_ids
     requests = [
         AnnotationRequest((), item_id, context.item_reviews.get(item_id), context.catalog)
         for item_id in item_ids
@@ -187,8 +187,8 @@ def product_search_eval_records(
     for item_id, annotation in zip(item_ids, annotations):
         rng = random.Random(seeded_hash(context.seed, "product_search", split, item_id))
         # Candidates are ranked by title: an item with the target's title is no negative.
-        title = context.catalog[item_id].title
-        allowed = len(catalog_ids) - title_counts[title]
+        blocked = titles.forbidden((item_id,))
+        allowed = len(catalog_ids) - len(blocked)
         if allowed < context.num_candidates - 1:
             raise ValueError(
                 f"product search item {item_id!r}: {context.num_candidates - 1} negatives "
@@ -197,7 +197,7 @@ def product_search_eval_records(
         others: list[str] = []
         while len(others) < context.num_candidates - 1:
             drawn = catalog_ids[rng.randrange(len(catalog_ids))]
-            if context.catalog[drawn].title != title and drawn not in others:
+            if drawn not in blocked and drawn not in others:
                 others.append(drawn)
         shown = shuffled_candidates((item_id, *others), context.seed, split, "", item_id)
         data = RenderInput((), item_id, annotation, shown)

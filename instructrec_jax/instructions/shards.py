@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from instructrec_jax.atomic_files import write_json_atomic
 from instructrec_jax.tf_setup import import_tensorflow
 
 UNITS_DIR = "_units"
@@ -43,14 +44,6 @@ def write_tfrecord(path: Path, payloads: Sequence[bytes]) -> str:
     digest = file_sha256(temporary)
     os.replace(temporary, path)
     return digest
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON (sorted keys, indented) to a temp name, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def unit_record_path(out_dir: Path, split: str, index: int, count: int) -> Path:

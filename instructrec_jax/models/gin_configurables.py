@@ -21,3 +21,15 @@ def configured_t5_config() -> T5Config:
     return T5Config(
         **{field.name: getattr(bound, field.name) for field in dataclasses.fields(T5Config)}
     )
+
+
+def bound_t5_fields() -> dict[str, object]:
+    """The ``T5Config`` fields the parsed gin config binds, with their values (to apply on
+    top of a config from elsewhere, e.g. an HF checkpoint's config.json)."""
+    bound = {}
+    for field in dataclasses.fields(T5Config):
+        try:
+            bound[field.name] = gin.query_parameter(f"T5Config.{field.name}")
+        except ValueError:  # not bound
+            continue
+    return bound

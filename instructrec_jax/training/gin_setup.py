@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 import gin
-from instructrec_jax.gin_cli import GinFileNotFoundError, resolve_gin_file, search_folders
+from instructrec_jax.gin_cli import GinFileNotFoundError, resolve_gin_files, search_folders
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.optimizer import AdafactorConfig
@@ -103,13 +103,10 @@ def parse(
     """Parse files then bindings; raise :class:`GinConfigError` on any problem."""
     register_configurables()
     gin.clear_config()
-    folders = search_folders(search_paths)
-    for folder in folders:
-        gin.add_config_file_search_path(folder)
     if not gin_files:
         raise GinConfigError("no --gin_file given (e.g. --gin_file=gin/runs/finetune.gin)")
     try:
-        resolved = [resolve_gin_file(path, folders) for path in gin_files]
+        resolved = resolve_gin_files(gin_files, search_folders(search_paths))
     except GinFileNotFoundError as error:
         raise GinConfigError(str(error)) from error
     # First pass (unknown names allowed) only to learn the task module: importing it may

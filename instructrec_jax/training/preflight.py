@@ -99,20 +99,15 @@ def initial_checkpoint_step(path: str | None) -> int:
     return 0
 
 
-def has_checkpoint_to_resume(model_dir: str) -> bool:
-    """Whether ``model_dir`` holds a complete ``checkpoint_<step>`` the run resumes from."""
-    from instructrec_jax.checkpoints.loader import latest_step_dir
-
-    return latest_step_dir(model_dir) is not None
-
-
 def check_train_steps(config: TrainConfig) -> None:
     """TRAIN_STEPS must lie beyond the initial checkpoint's step (it is absolute).
 
     Not checked when MODEL_DIR holds a checkpoint: a resumed run never reads the initial
     checkpoint (its base step comes from the resumed state), so it need not exist there.
     """
-    if has_checkpoint_to_resume(config.model_dir):
+    from instructrec_jax.checkpoints.loader import latest_step_dir
+
+    if latest_step_dir(config.model_dir) is not None:
         return
     base = initial_checkpoint_step(config.initial_checkpoint_path)
     if config.train_steps <= base:
