@@ -28,8 +28,11 @@ from typing import Any, NamedTuple
 
 import gin
 from instructrec_jax import compilation_cache
+from instructrec_jax.cli_errors import run_main
 from instructrec_jax.gin_cli import (
     add_gin_flags,
+    check_macros_used,
+    parse_gin_config,
     parse_with_gin_flags,
     resolve_gin_files,
     search_folders,
@@ -257,18 +260,20 @@ def parse_flags(argv: Sequence[str]) -> DemoFlags:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse gin files and bindings, then run the demo."""
+    """Parse gin files and bindings, then run the demo; returns the exit code (2 for usage
+    errors, 1 for failures; :mod:`instructrec_jax.cli_errors`)."""
     reuse_freed_memory()  # first: before TF and XLA start their threads
+    return run_main(_demo_main, argv, "python -m instructrec_jax.demo")
+
+
+def _demo_main(argv: list[str]) -> int:
     from instructrec_jax.tf_setup import import_tensorflow
 
     import_tensorflow()  # first, so TF's import is quiet and never sees an accelerator
-    flags = parse_flags(sys.argv[1:] if argv is None else argv)
-    try:
-        resolved = resolve_gin_files(flags.gin_files, flags.search_folders)
-        gin.parse_config_files_and_bindings(resolved, flags.bindings, finalize_config=False)
-    except (SyntaxError, ValueError, OSError) as error:
-        print(f"error: gin: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
+    flags = parse_flags(argv)
+    resolved = resolve_gin_files(flags.gin_files, flags.search_folders)
+    parse_gin_config(resolved, flags.bindings)
+    check_macros_used(flags.bindings, resolved, flags.search_folders)
     print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
     from instructrec_jax.training import PREEMPTED_EXIT_CODE, PreemptedError
 

@@ -23,10 +23,14 @@ from collections.abc import Sequence
 
 import gin
 from instructrec_jax import compilation_cache
+from instructrec_jax.checkpoints import files
+from instructrec_jax.cli_errors import UsageError, checked_settings, run_main
 from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
 from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
     add_gin_flags,
+    check_macros_used,
+    parse_gin_config,
     parse_with_gin_flags,
     resolve_gin_files,
     search_folders,
@@ -105,7 +109,7 @@ def evaluate_checkpoint(
     retriever = None
     if "hard" in evaluation.protocols:
         if hard_negative_retriever is None:
-            raise ValueError("protocol 'hard' needs evaluate.hard_negative_retriever")
+            raise UsageError("protocol 'hard' needs evaluate.hard_negative_retriever")
         by_name = {scorer.name: scorer for scorer in baseline_scorers}
         retriever = (
             by_name.get(hard_negative_retriever)
@@ -115,10 +119,13 @@ def evaluate_checkpoint(
         )
     run_settings = {
         # Not MODEL_DIR: evaluating a run again after more training must not reuse the
-        # shards scored with the older parameters.
+        # shards scored with the older parameters. The fingerprints key by content: a
+        # checkpoint or vocabulary replaced at the same path is scored anew.
         "checkpoint": step_dir,
+        "checkpoint_fingerprint": files.metadata_fingerprint(step_dir),
         "model_config": dataclasses.asdict(config),
         "vocabulary": str(vocabulary),
+        "vocabulary_digest": files.content_digest(str(vocabulary)),
         "length_normalize": length_normalize,
         "max_input_tokens": max_input_tokens,
         "baselines": list(baselines),
@@ -154,15 +161,17 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
     import instructrec_jax.models.gin_configurables  # noqa: F401  (registers T5Config)
 
     gin.clear_config()
-    resolved = resolve_gin_files(files, [*search_folders(search_paths), str(REPO_GIN_DIR.parent)])
-    gin.parse_config_files_and_bindings(resolved, list(bindings), finalize_config=False)
+    folders = [*search_folders(search_paths), str(REPO_GIN_DIR.parent)]
+    resolved = resolve_gin_files(files, folders)
+    parse_gin_config(resolved, bindings)
+    check_macros_used(bindings, resolved, folders, read_by_code=REQUIRED_MACROS)
     for name in REQUIRED_MACROS:
         try:
             value = gin.query_parameter(f"%{name}")
         except ValueError:
             value = None
         if value is None or value is gin.REQUIRED:
-            raise ValueError(f"gin macro {name} is not set (e.g. --gin.{name}=\"'...'\")")
+            raise UsageError(f"gin macro {name} is not set (e.g. --gin.{name}=\"'...'\")")
 
 
 def gin_model_config() -> T5Config | None:
@@ -177,15 +186,16 @@ def gin_model_config() -> T5Config | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse flags and gin, run :func:`evaluate`; returns the exit code."""
+    """Parse flags and gin, run :func:`evaluate`; returns the exit code (2 for usage errors,
+    1 for failures; :mod:`instructrec_jax.cli_errors`)."""
     reuse_freed_memory()  # first: before TF and XLA start their threads
-    flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        parse_gin(flags.gin_file, bindings, flags.gin_search_paths.split(","))
-        model_config = gin_model_config()
-    except (ValueError, SyntaxError, OSError) as error:
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
+    return run_main(_evaluate_main, argv, "python -m instructrec_jax.evaluate")
+
+
+def _evaluate_main(argv: list[str]) -> int:
+    flags, bindings = parse_args(argv)
+    parse_gin(flags.gin_file, bindings, flags.gin_search_paths.split(","))
+    model_config = checked_settings(gin_model_config)
     print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
     result = evaluate(model_config=model_config)
     print(f"wrote {result.metrics_path}, {result.table_path}, {result.chart_path}")

@@ -9,18 +9,30 @@ as paths, relative to a search folder, or relative to the repository's ``gin/`` 
 from __future__ import annotations
 
 import argparse
+import difflib
+import inspect
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import gin
 from gin import config_parser
+from instructrec_jax.cli_errors import UsageError
 
 REPO_GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 
 
-class GinFileNotFoundError(ValueError):
+class GinFileNotFoundError(UsageError):
     """A ``--gin_file`` that is in none of the search folders."""
+
+
+class GinConfigError(UsageError):
+    """A gin file or binding that cannot configure a run; one line naming the culprit."""
+
+
+class UnusedMacroError(UsageError):
+    """A command-line macro binding (``--gin.NAME=...``) that nothing reads."""
 
 
 def add_gin_flags(parser: argparse.ArgumentParser) -> None:
@@ -94,3 +106,142 @@ def resolve_gin_files(gin_files: Sequence[str], folders: Sequence[str]) -> list[
     for folder in folders:
         gin.add_config_file_search_path(folder)
     return [resolve_gin_file(path, folders) for path in gin_files]
+
+
+class _MacroRecorder(config_parser.ParserDelegate):
+    """A parser delegate that only records the macros (``%NAME``) a text references."""
+
+    def __init__(self) -> None:
+        self.referenced: set[str] = set()
+
+    def configurable_reference(self, scoped_configurable_name: str, evaluate: bool) -> str:
+        return scoped_configurable_name
+
+    def macro(self, macro_name: str) -> str:
+        self.referenced.add(macro_name)
+        return macro_name
+
+
+def _statements(text: str, recorder: _MacroRecorder, where: str) -> list[object]:
+    try:
+        return list(config_parser.ConfigParser(text, recorder))
+    except SyntaxError as error:
+        raise UsageError(f"{where}: not valid gin ({str(error.msg).splitlines()[0]})") from error
+
+
+def macro_usage(gin_files: Iterable[str], folders: Sequence[str]) -> tuple[set[str], set[str]]:
+    """(macros referenced as ``%NAME``, macros defined as ``NAME = ...``) in ``gin_files``.
+
+    ``include`` lines are followed: an included file is looked up beside its includer, as a
+    path, then in ``folders``.
+    """
+    recorder = _MacroRecorder()
+    defined: set[str] = set()
+    pending, seen = list(gin_files), set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        with open(path, encoding="utf-8") as stream:
+            statements = _statements(stream.read(), recorder, path)
+        for statement in statements:
+            if isinstance(statement, config_parser.IncludeStatement):
+                here = os.path.dirname(os.path.abspath(path))
+                pending.append(resolve_gin_file(statement.filename, [here, *folders]))
+            elif isinstance(statement, config_parser.BindingStatement) and not statement.arg_name:
+                defined.add(statement.selector)
+    return recorder.referenced, defined
+
+
+def check_macros_used(
+    bindings: Sequence[str],
+    resolved_files: Sequence[str],
+    folders: Sequence[str],
+    read_by_code: Iterable[str] = (),
+) -> None:
+    """Refuse a command-line macro binding that no gin file, binding or code reads.
+
+    Gin accepts ``--gin.TRAIN_STEPZ=5`` as a new macro and runs with the default number of
+    steps; here it is a :class:`UnusedMacroError` naming the closest macro. Bindings of
+    configurable parameters (``NAME.param = ...``) are left to gin, which rejects unknown
+    ones itself.
+
+    Args:
+      bindings: the command line's ``'NAME = VALUE'`` bindings.
+      resolved_files: the gin files parsed with them (their includes are followed).
+      folders: gin search folders, for includes.
+      read_by_code: macros the entry point reads itself (``gin.query_parameter``).
+    """
+    referenced, defined = macro_usage(resolved_files, folders)
+    recorder = _MacroRecorder()
+    bound: list[str] = []
+    for binding in bindings:
+        for statement in _statements(binding, recorder, f"binding {binding!r}"):
+            if isinstance(statement, config_parser.BindingStatement) and not statement.arg_name:
+                bound.append(statement.selector)
+    known = referenced | recorder.referenced | set(read_by_code)
+    for name in bound:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known | defined), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnusedMacroError(
+                f"--gin.{name}: no gin file or configurable reads the macro {name}{hint}"
+            )
+
+
+def _registered_names() -> list[str]:
+    names: set[str] = set()
+    for selector, _ in gin.config._REGISTRY.items():
+        names.add(selector)
+        names.add(selector.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def _suggest(name: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def explain_gin_error(error: Exception) -> str:
+    """One line for a gin parse error, with close matches for unknown names."""
+    first_line = str(error).strip().splitlines()[0]
+    location = re.search(r"In (file \"[^\"]+\", line \d+|bindings string line \d+)", str(error))
+    where = f" ({location.group(1)})" if location else ""
+    unknown = re.search(r"No configurable matching '([^']+)'", first_line)
+    if unknown:
+        return f"unknown gin configurable {unknown.group(1)!r}{where}" + _suggest(
+            unknown.group(1), _registered_names()
+        )
+    parameter = re.search(
+        r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'", first_line
+    )
+    if parameter:
+        configurable, name = parameter.groups()
+        return f"gin configurable {configurable!r} has no parameter {name!r}{where}" + _suggest(
+            name, _parameter_names(configurable)
+        )
+    return f"gin: {first_line}{where}"
+
+
+def _parameter_names(configurable: str) -> list[str]:
+    match = gin.config._REGISTRY.get_match(configurable)
+    if match is None:
+        return []
+    try:
+        return list(inspect.signature(match.wrapped).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def parse_gin_config(
+    resolved_files: Sequence[str], bindings: Sequence[str], skip_unknown: bool = False
+) -> None:
+    """Parse gin files then bindings (not finalized); any problem is a
+    :class:`GinConfigError` of one line (:func:`explain_gin_error`)."""
+    try:
+        gin.parse_config_files_and_bindings(
+            list(resolved_files), list(bindings), finalize_config=False, skip_unknown=skip_unknown
+        )
+    except (ValueError, SyntaxError, OSError) as error:
+        raise GinConfigError(explain_gin_error(error)) from error

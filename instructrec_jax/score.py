@@ -32,10 +32,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from instructrec_jax import compilation_cache
+from instructrec_jax.atomic_files import check_writable, open_atomic
 from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_checkpoint
 from instructrec_jax.checkpoints.hf import config_from_hf
+from instructrec_jax.cli_errors import UsageError, run_main
 from instructrec_jax.gin_cli import (
     add_gin_flags,
+    check_macros_used,
+    parse_gin_config,
     parse_with_gin_flags,
     resolve_gin_files,
     search_folders,
@@ -101,7 +105,12 @@ def parse_line(
         if tokenizer is None:
             raise ScoreInputError(f"{where}: text lines need --vocab=<sentencepiece model>")
         inputs = (*tokenizer.encode(record["inputs"]), EOS_ID)
-        targets = (*tokenizer.encode(record["targets"]), EOS_ID)
+        target_pieces = tokenizer.encode(record["targets"])
+        if not target_pieces:
+            # EOS alone would be scored, higher than any real title: refuse it, as an empty
+            # token list is refused.
+            raise ScoreInputError(f"{where}: 'targets' is empty (no tokens to score)")
+        targets = (*target_pieces, EOS_ID)
         where_ids = f"{where} (tokenized)"
         return ScoreExample(
             record,
@@ -211,8 +220,9 @@ def _score_sorted_batches(
 def write_scores(
     path: str | os.PathLike[str], examples: Sequence[ScoreExample], scores: np.ndarray
 ) -> None:
-    """One JSON line per example: its input fields plus ``score``."""
-    with open(path, "w", encoding="utf-8") as handle:
+    """One JSON line per example: its input fields plus ``score``; written atomically, so
+    an interrupted run leaves any earlier output whole."""
+    with open_atomic(path) as handle:
         for example, score in zip(examples, scores, strict=True):
             handle.write(json.dumps({**example.record, "score": float(score)}) + "\n")
 
@@ -234,7 +244,7 @@ def model_config_for(
     checkpoint_format, directory = resolve_checkpoint(checkpoint)
     is_hf = checkpoint_format is CheckpointFormat.HF
     if not is_hf and not gin_files and not gin_bindings:
-        raise ValueError(
+        raise UsageError(
             f"{checkpoint} is a {checkpoint_format.value} checkpoint without a model config: "
             "pass --gin_file=gin/models/flan_t5_<size>.gin (or --gin.T5Config.* bindings)"
         )
@@ -242,7 +252,7 @@ def model_config_for(
         names = [binding.split("=", 1)[0].strip() for binding in gin_bindings]
         ignored = [name for name in names if not name.startswith("T5Config.")]
         if ignored:
-            raise ValueError(
+            raise UsageError(
                 f"{checkpoint} is an HF checkpoint: its model comes from config.json, and only "
                 f"T5Config.<field> bindings apply on top of it, not {ignored}"
             )
@@ -250,8 +260,10 @@ def model_config_for(
     from instructrec_jax.models.gin_configurables import bound_t5_fields, configured_t5_config
 
     gin.clear_config()
-    resolved = resolve_gin_files(gin_files, [*search_folders(search_paths), str(REPO_ROOT)])
-    gin.parse_config_files_and_bindings(resolved, list(gin_bindings))
+    folders = [*search_folders(search_paths), str(REPO_ROOT)]
+    resolved = resolve_gin_files(gin_files, folders)
+    check_macros_used(gin_bindings, resolved, folders)
+    parse_gin_config(resolved, gin_bindings)
     if is_hf and not gin_files:
         return config_from_hf(directory).replace(**bound_t5_fields())
     return configured_t5_config()
@@ -273,6 +285,7 @@ def score_file(
     """
     if config is None:
         config = model_config_for(checkpoint)
+    check_writable(output_path)
     examples = read_examples(input_path, config.vocab_size, vocab_path)
     host_params = load_params(checkpoint, config)
     partitioner = None
@@ -308,9 +321,18 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse flags, score the input file; returns the exit code."""
+    """Parse flags, score the input file; returns the exit code (2 for usage errors, 1 for
+    failures; :mod:`instructrec_jax.cli_errors`)."""
     reuse_freed_memory()  # first: before XLA starts its threads
-    flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
+    return run_main(_score_main, argv, "python -m instructrec_jax.score")
+
+
+def _score_main(argv: list[str]) -> int:
+    flags, bindings = parse_args(argv)
+    try:
+        check_writable(flags.output)
+    except OSError as error:
+        raise UsageError(f"--output: {error}") from error
     config = model_config_for(flags.checkpoint, flags.gin_file, bindings, flags.gin_search_paths)
     if flags.dtype is not None:
         config = config.replace(dtype=flags.dtype)

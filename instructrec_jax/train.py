@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from instructrec_jax import compilation_cache
+from instructrec_jax.cli_errors import UsageError, run_main
 from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
 from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.training.distributed import DistributedConfig, initialize
@@ -40,13 +41,18 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, check, train; returns the process exit code."""
+    """Parse, check, train; returns the process exit code (2 for usage errors, 1 for
+    failures, 143 when preempted; :mod:`instructrec_jax.cli_errors`)."""
     reuse_freed_memory()  # first: before TF and XLA start their threads
+    return run_main(_train_main, argv, "python -m instructrec_jax.train")
+
+
+def _train_main(argv: list[str]) -> int:
     from instructrec_jax.tf_setup import import_tensorflow
     from instructrec_jax.training import gin_setup, preflight
 
     import_tensorflow()  # before any task module: TF must never claim GPU memory or TPUs
-    flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
+    flags, bindings = parse_args(argv)
     import jax
 
     try:  # every setup failure, an unwritable MODEL_DIR included: one line, exit status 2
@@ -67,9 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             tf = import_tensorflow()
             with tf.io.gfile.GFile(os.path.join(config.model_dir, "config.gin"), "w") as stream:
                 stream.write(gin_setup.config_text())
-    except (gin_setup.GinConfigError, preflight.SetupError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except ValueError as error:  # GinConfigError, SetupError, TrainConfig's own checks
+        raise UsageError(str(error)) from error
 
     from instructrec_jax.training import PREEMPTED_EXIT_CODE, PreemptedError, train
 

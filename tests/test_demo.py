@@ -81,5 +81,7 @@ def test_a_bad_gin_binding_is_one_error_line(capsys):
     assert "not a gin value" in capsys.readouterr().err
     # An unknown configurable in a binding that parses: one line, exit code 2.
     assert demo.main(["--gin_bindings=no_such_thing.x = 1"]) == 2
-    assert capsys.readouterr().err.startswith("error: gin: ")
+    assert capsys.readouterr().err.startswith(
+        "python -m instructrec_jax.demo: error: unknown gin configurable 'no_such_thing'"
+    )
     gin.clear_config()

@@ -7,6 +7,7 @@ metrics log go through here; array data is read by tensorstore or Orbax, which h
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -68,3 +69,41 @@ def append_text(path: str, text: str) -> None:
         return
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def _file_stats(path: str) -> list[tuple[str, int, int]]:
+    """(path relative to ``path``, size in bytes, modification time in ns) of every file
+    under ``path`` (or of ``path`` itself when it is a file), sorted."""
+    if not isdir(path):
+        stat = _gfile().stat(path) if is_url(path) else os.stat(path)
+        mtime = stat.mtime_nsec if is_url(path) else stat.st_mtime_ns
+        size = stat.length if is_url(path) else stat.st_size
+        return [(os.path.basename(path.rstrip("/")), int(size), int(mtime))]
+    rows = []
+    walk = _gfile().walk(path) if is_url(path) else os.walk(path)
+    for folder, _, names in walk:
+        for name in names:
+            full = join(folder, name)
+            relative = full[len(path.rstrip("/")) + 1 :]
+            if is_url(path):
+                stat = _gfile().stat(full)
+                rows.append((relative, int(stat.length), int(stat.mtime_nsec)))
+            else:
+                stat = os.stat(full)
+                rows.append((relative, stat.st_size, stat.st_mtime_ns))
+    return sorted(rows)
+
+
+def metadata_fingerprint(path: str) -> str:
+    """A digest (16 hex digits) of the names, sizes and modification times of the files
+    under ``path``: it changes when a checkpoint is rewritten or replaced at the same path,
+    without reading its (possibly many GB of) array data."""
+    digest = hashlib.sha256()
+    for relative, size, mtime in _file_stats(path):
+        digest.update(f"{relative}\0{size}\0{mtime}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def content_digest(path: str) -> str:
+    """sha256 (16 hex digits) of a file's bytes, for small files such as vocabularies."""
+    return hashlib.sha256(read_bytes(path)).hexdigest()[:16]

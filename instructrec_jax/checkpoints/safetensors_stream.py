@@ -46,31 +46,61 @@ class TensorInfo:
 
 
 def read_header(path: str | Path) -> list[TensorInfo]:
-    """The tensors of a safetensors file, in file order; raises naming the file on damage."""
+    """The tensors of a safetensors file, in file order; raises naming the file on damage.
+
+    Every size in the header is checked against the file's size before anything is
+    allocated, so a damaged or forged header is a ``ValueError``, never a ``MemoryError``.
+    """
     path = Path(path)
+    file_size = path.stat().st_size
     with open(path, "rb") as handle:
         size_bytes = handle.read(8)
         if len(size_bytes) != 8:
             raise ValueError(f"{path}: not a safetensors file (too short)")
         (header_size,) = struct.unpack("<Q", size_bytes)
+        if header_size > file_size - 8:
+            raise ValueError(
+                f"{path}: damaged safetensors header (it claims {header_size} bytes; the file "
+                f"has {file_size})"
+            )
         try:
             header = json.loads(handle.read(header_size))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}: unreadable safetensors header ({error})") from error
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: damaged safetensors header (not a JSON object)")
     data_start = 8 + header_size
-    infos = []
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = DTYPES.get(entry.get("dtype"))
-        if dtype is None:
-            raise ValueError(f"{path}: tensor {name} has unsupported dtype {entry.get('dtype')!r}")
+    infos = [
+        _tensor_info(path, name, entry, data_start, file_size - data_start)
+        for name, entry in header.items()
+        if name != "__metadata__"
+    ]
+    return sorted(infos, key=lambda info: info.offset)
+
+
+def _tensor_info(
+    path: Path, name: str, entry: object, data_start: int, data_size: int
+) -> TensorInfo:
+    """One header entry, checked: known dtype, non-negative shape, byte range inside the
+    file's data section and of the size the shape needs."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path}: tensor {name} has a damaged header entry")
+    try:
+        dtype = DTYPES.get(entry["dtype"])
         shape = tuple(int(size) for size in entry["shape"])
         begin, end = (int(offset) for offset in entry["data_offsets"])
-        if end - begin != int(np.prod(shape)) * dtype.itemsize:
-            raise ValueError(f"{path}: tensor {name} has {end - begin} bytes for shape {shape}")
-        infos.append(TensorInfo(name, dtype, shape, data_start + begin, end - begin))
-    return sorted(infos, key=lambda info: info.offset)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: tensor {name} has a damaged header entry ({error})") from error
+    if dtype is None:
+        raise ValueError(f"{path}: tensor {name} has unsupported dtype {entry['dtype']!r}")
+    if min(shape, default=0) < 0 or not 0 <= begin <= end <= data_size:
+        raise ValueError(
+            f"{path}: tensor {name} lies outside the file (bytes {begin}..{end} of {data_size}, "
+            f"shape {shape})"
+        )
+    if end - begin != int(np.prod(shape)) * dtype.itemsize:
+        raise ValueError(f"{path}: tensor {name} has {end - begin} bytes for shape {shape}")
+    return TensorInfo(name, dtype, shape, data_start + begin, end - begin)
 
 
 def _read_exact(handle: BinaryIO, buffer: np.ndarray, where: str) -> None:

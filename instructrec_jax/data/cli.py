@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from instructrec_jax.cli_errors import UsageError, checked_settings, run_main
 from instructrec_jax.data.config import PrepareConfig
-from instructrec_jax.data.errors import DataFormatError, EmptyDatasetError
 from instructrec_jax.data.registry import READERS, prepare_dataset
 from instructrec_jax.data.summary import format_summary, summarize, write_sequences
 
@@ -64,18 +63,19 @@ def reader_arguments(args: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"skip_bad_lines": args.skip_bad_lines}
     if args.dataset == "amazon2018":
         if not args.category or not args.manual_dir:
-            raise SystemExit("--dataset=amazon2018 needs --category and --manual_dir")
+            raise UsageError("--dataset=amazon2018 needs --category and --manual_dir")
         kwargs.update(category=args.category, manual_dir=args.manual_dir, reviews=args.reviews)
     elif args.dataset == "recbole":
         if not args.path:
-            raise SystemExit("--dataset=recbole needs --path=DIR/NAME")
+            raise UsageError("--dataset=recbole needs --path=DIR/NAME")
         kwargs["path"] = args.path
     return kwargs
 
 
 def run_prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Prepare the dataset, optionally dump sequences; returns the summary (+ seconds)."""
-    config = PrepareConfig(
+    config = checked_settings(
+        PrepareConfig,
         k_core=args.k_core,
         max_history=args.max_history,
         num_negatives=args.num_negatives,
@@ -97,13 +97,13 @@ def run_prepare(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for bad input data)."""
+    """Entry point; returns the exit status (2 for bad flags, 1 for bad input data)."""
+    return run_main(_prepare_main, argv, "python -m instructrec_jax.data")
+
+
+def _prepare_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        summary = run_prepare(args)
-    except (DataFormatError, EmptyDatasetError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    summary = run_prepare(args)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:

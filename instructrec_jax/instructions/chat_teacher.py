@@ -29,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -186,8 +187,13 @@ class ChatTeacher:
             )
         with concurrent.futures.ThreadPoolExecutor(max(1, self.config.concurrency)) as pool:
             futures = {pool.submit(self._answer, key, m): key for key, m in missing.items()}
-            for future in concurrent.futures.as_completed(futures):
-                answers[futures[future]] = future.result()
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    answers[futures[future]] = future.result()
+            except ChatTeacherError:
+                # A final error (a refused key, retries used up): send no further request.
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         annotations = []
         for request, (preference, intention) in zip(requests, prompts):
             annotations.append(
@@ -280,33 +286,50 @@ class ChatTeacher:
             with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
                 raw = response.read()
         except urllib.error.HTTPError as error:
-            detail = error.read()[:300].decode("utf-8", "replace")
-            reason = f"HTTP {error.code} from {url}: {detail}"
-            if error.code == 429 or error.code >= 500:
-                retry_after = _retry_after(error.headers.get("Retry-After"))
-                raise _RetryableError(reason, retry_after) from None
-            raise ChatTeacherError(self._redact(reason)) from None
-        except (TimeoutError, urllib.error.URLError) as error:
-            if isinstance(error, TimeoutError) or isinstance(error.reason, TimeoutError):
+            raise self._http_error(error, url) from None
+        except (TimeoutError, urllib.error.URLError, ConnectionError, HTTPException) as error:
+            reason = getattr(error, "reason", error)
+            if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
                 reason = f"timeout after {self.config.timeout_s}s from {url}"
                 raise _RetryableError(reason, None) from None
+            if isinstance(error, (ConnectionError, HTTPException)) or isinstance(
+                reason, ConnectionError
+            ):
+                # A dropped or reset connection, or a truncated answer: worth another try.
+                raise _RetryableError(f"connection to {url} failed: {reason}", None) from None
             raise ChatTeacherError(self._redact(f"cannot reach {url}: {error}")) from None
         return self._parse(raw, url)
 
+    def _http_error(self, error: urllib.error.HTTPError, url: str) -> Exception:
+        """The exception for an HTTP error status: retryable for 429 and 5xx; for 401/403
+        one line naming the key's environment variable (never the key); else final."""
+        detail = error.read()[:300].decode("utf-8", "replace")
+        reason = f"HTTP {error.code} from {url}: {detail}"
+        if error.code == 429 or error.code >= 500:
+            return _RetryableError(reason, _retry_after(error.headers.get("Retry-After")))
+        if error.code in (401, 403):
+            variable = self.config.api_key_env
+            state = "is not set" if not os.environ.get(variable) else "was refused"
+            return ChatTeacherError(
+                f"HTTP {error.code} from {url}: the API key in ${variable} {state}; set "
+                f"{variable} to a valid key for this endpoint"
+            )
+        return ChatTeacherError(self._redact(reason))
+
     def _parse(self, raw: bytes, url: str) -> str:
+        """The answer's text; a 200 answer that is not JSON, has no content or an empty
+        one is retried like a 5xx (servers under load send such answers)."""
+        excerpt = self._redact(raw[:200].decode("utf-8", "replace"))
         try:
             payload: Any = json.loads(raw)
             content = payload["choices"][0]["message"]["content"]
         except json.JSONDecodeError:
-            excerpt = raw[:200].decode("utf-8", "replace")
-            raise ChatTeacherError(self._redact(f"invalid JSON from {url}: {excerpt!r}")) from None
+            raise _RetryableError(f"invalid JSON from {url}: {excerpt!r}", None) from None
         except (KeyError, IndexError, TypeError):
-            excerpt = raw[:200].decode("utf-8", "replace")
-            raise ChatTeacherError(
-                self._redact(f"no choices[0].message.content in the answer of {url}: {excerpt!r}")
-            ) from None
+            reason = f"no choices[0].message.content in the answer of {url}: {excerpt!r}"
+            raise _RetryableError(reason, None) from None
         if not isinstance(content, str) or not content.strip():
-            raise ChatTeacherError(f"empty answer from {url}")
+            raise _RetryableError(f"empty answer from {url}", None)
         return " ".join(content.split()).rstrip(".")
 
 

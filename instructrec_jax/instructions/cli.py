@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from instructrec_jax.cli_errors import UsageError, checked_settings, run_main
 from instructrec_jax.instructions.templates import Template, load_templates
 
 
@@ -35,6 +36,10 @@ def template_rows(templates: dict[str, Template]) -> list[dict[str, Any]]:
 
 def list_templates_main(argv: Sequence[str] | None = None) -> int:
     """``list-templates``: print every template with its codes, family and strategy."""
+    return run_main(_list_templates, argv, "python -m instructrec_jax.instructions list-templates")
+
+
+def _list_templates(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m instructrec_jax.instructions list-templates")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("--templates-dir", default=None, help="directory of *.toml templates")
@@ -105,7 +110,7 @@ def _reader_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--dataset-arg: expected KEY=VALUE, got {pair!r}")
+            raise UsageError(f"--dataset-arg: expected KEY=VALUE, got {pair!r}")
         kwargs[key] = int(value) if value.lstrip("-").isdigit() else value
     return kwargs
 
@@ -122,6 +127,10 @@ def _dry_run(dataset: Any, teacher: Any) -> int:
 
 def generate_main(argv: Sequence[str] | None = None) -> int:
     """``generate``: build the instruction data set of a named dataset."""
+    return run_main(_generate, argv, "python -m instructrec_jax.instructions generate")
+
+
+def _generate(argv: list[str]) -> int:
     from pathlib import Path
 
     from instructrec_jax.data.registry import prepare_dataset
@@ -140,7 +149,8 @@ def generate_main(argv: Sequence[str] | None = None) -> int:
         template_ids = tuple(templates)
     else:
         template_ids = tuple(t.strip() for t in args.templates.split(",") if t.strip())
-    config = GenerateConfig(
+    config = checked_settings(
+        GenerateConfig,
         seed=args.seed,
         template_ids=template_ids,
         strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
@@ -175,7 +185,7 @@ def generate_main(argv: Sequence[str] | None = None) -> int:
     )
     if args.dry_run:
         if teacher is None:
-            raise SystemExit("--dry-run needs --teacher=chat")
+            raise UsageError("--dry-run needs --teacher=chat")
         return _dry_run(dataset, teacher)
     stats = generate(dataset, out_dir, config, teacher, counter, progress=not args.no_progress)
     total = stats["total"]

@@ -19,6 +19,7 @@ from typing import TextIO
 
 import seqio
 
+from instructrec_jax.cli_errors import run_main
 from instructrec_jax.tasks import environment
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -107,12 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    """Run the CLI; returns the exit status. Errors of bad input exit with status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    command = list_command if args.command == "list" else train_vocab_command
-    try:
+    """Run the CLI; returns the exit status (2 for bad flags, 1 for bad or missing input;
+    :mod:`instructrec_jax.cli_errors`)."""
+
+    def run(arguments: list[str]) -> int:
+        args = build_parser().parse_args(arguments)
+        command = list_command if args.command == "list" else train_vocab_command
         return command(args, out)
-    except ValueError as err:  # ManifestError, VocabularyError: messages name the path
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+    return run_main(run, argv, "python -m instructrec_jax.tasks")

@@ -8,7 +8,9 @@ Differences from T5X, each fixing one of its known pains:
   macro still bound to ``%gin.REQUIRED`` by a third-party file is reported too.
 * An unknown configurable or parameter stops with one line naming it and the closest
   registered names (difflib).
-* ``--gin.X=V`` overrides always apply after every file (files first, then bindings).
+* ``--gin.X=V`` overrides always apply after every file (files first, then bindings), and
+  a macro binding that nothing reads (``--gin.TRAIN_STEPZ=5``) is an error naming the
+  closest macro, not a silently ignored setting.
 * Search paths: ``--gin_search_paths`` plus the repository's ``gin/`` folder, so
   ``--gin_file=runs/finetune.gin`` works from any working directory.
 """
@@ -16,24 +18,26 @@ Differences from T5X, each fixing one of its known pains:
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import re
 from collections.abc import Sequence
 
 import gin
-from instructrec_jax.gin_cli import GinFileNotFoundError, resolve_gin_files, search_folders
+from instructrec_jax.gin_cli import (
+    GinConfigError,
+    check_macros_used,
+    parse_gin_config,
+    resolve_gin_files,
+    search_folders,
+)
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.optimizer import AdafactorConfig
 from instructrec_jax.training.preflight import import_task_module
 
 REQUIRED_MACROS = ("MODEL_DIR", "MIXTURE_OR_TASK_NAME")
+# Macros this module reads itself (gin.query_parameter), whether or not a file uses them.
+CODE_READ_MACROS = (*REQUIRED_MACROS, "MIXTURE_OR_TASK_MODULE")
 
 _registered = False
-
-
-class GinConfigError(ValueError):
-    """A gin file or binding that cannot configure a run; one line naming the culprit."""
 
 
 def register_configurables() -> None:
@@ -51,52 +55,6 @@ def register_configurables() -> None:
         gin.external_configurable(T5Config, name="T5Config")
 
 
-def _registered_names() -> list[str]:
-    names: set[str] = set()
-    for selector, _ in gin.config._REGISTRY.items():
-        names.add(selector)
-        names.add(selector.rsplit(".", 1)[-1])
-    return sorted(names)
-
-
-def _suggest(name: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(close)}?" if close else ""
-
-
-def explain_gin_error(error: Exception) -> str:
-    """One line for a gin parse error, with close matches for unknown names."""
-    first_line = str(error).strip().splitlines()[0]
-    location = re.search(r"In (file \"[^\"]+\", line \d+|bindings string line \d+)", str(error))
-    where = f" ({location.group(1)})" if location else ""
-    unknown = re.search(r"No configurable matching '([^']+)'", first_line)
-    if unknown:
-        return f"unknown gin configurable {unknown.group(1)!r}{where}" + _suggest(
-            unknown.group(1), _registered_names()
-        )
-    parameter = re.search(
-        r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'", first_line
-    )
-    if parameter:
-        configurable, name = parameter.groups()
-        return f"gin configurable {configurable!r} has no parameter {name!r}{where}" + _suggest(
-            name, _parameter_names(configurable)
-        )
-    return f"gin: {first_line}{where}"
-
-
-def _parameter_names(configurable: str) -> list[str]:
-    import inspect
-
-    match = gin.config._REGISTRY.get_match(configurable)
-    if match is None:
-        return []
-    try:
-        return list(inspect.signature(match.wrapped).parameters)
-    except (TypeError, ValueError):
-        return []
-
-
 def parse(
     gin_files: Sequence[str], bindings: Sequence[str], search_paths: Sequence[str] = ()
 ) -> None:
@@ -105,30 +63,20 @@ def parse(
     gin.clear_config()
     if not gin_files:
         raise GinConfigError("no --gin_file given (e.g. --gin_file=gin/runs/finetune.gin)")
-    try:
-        resolved = resolve_gin_files(gin_files, search_folders(search_paths))
-    except GinFileNotFoundError as error:
-        raise GinConfigError(str(error)) from error
+    folders = search_folders(search_paths)
+    resolved = resolve_gin_files(gin_files, folders)
     # First pass (unknown names allowed) only to learn the task module: importing it may
     # register configurables the files bind (e.g. the mixture rate), so it must happen
     # before the strict pass, not through a gin `import` line.
-    _parse(resolved, bindings, skip_unknown=True)
+    parse_gin_config(resolved, bindings, skip_unknown=True)
     module = _macro_value("MIXTURE_OR_TASK_MODULE")
     if module is not None and not isinstance(module, str):
         raise GinConfigError(f"MIXTURE_OR_TASK_MODULE must be a module name, got {module!r}")
     import_task_module(module)
     gin.clear_config()
-    _parse(resolved, bindings, skip_unknown=False)
+    parse_gin_config(resolved, bindings)
     check_required_macros()
-
-
-def _parse(files: Sequence[str], bindings: Sequence[str], skip_unknown: bool) -> None:
-    try:
-        gin.parse_config_files_and_bindings(
-            list(files), list(bindings), finalize_config=False, skip_unknown=skip_unknown
-        )
-    except (ValueError, SyntaxError, OSError) as error:
-        raise GinConfigError(explain_gin_error(error)) from error
+    check_macros_used(bindings, resolved, folders, read_by_code=CODE_READ_MACROS)
 
 
 def _macro_value(name: str) -> object:

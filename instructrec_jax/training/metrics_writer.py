@@ -50,6 +50,28 @@ class MetricsWriter:
                 )
         writer.flush()
 
+    def drop_after(self, step: int) -> int:
+        """Remove every record past ``step`` from ``metrics.jsonl`` and the TensorBoard
+        event files; returns how many JSON records went.
+
+        A run killed after its last checkpoint logged steps it will log again once resumed
+        from that checkpoint; call this with the restored step before the first write so
+        no step appears twice. Call it before any write of this writer.
+        """
+        if not self._enabled:
+            return 0
+        dropped = 0
+        if files.exists(self.path):
+            records = read_metrics(self._model_dir)
+            kept = [record for record in records if int(record["step"]) <= step]
+            dropped = len(records) - len(kept)
+            if dropped:
+                text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in kept)
+                _rewrite(self.path, text.encode("utf-8"))
+        for split in _event_splits(self._model_dir):
+            _drop_events_after(files.join(self._model_dir, split), step)
+        return dropped
+
     def _summary_writer(self, split: str) -> Any:
         if split not in self._summary_writers:
             tf = import_tensorflow()
@@ -82,3 +104,46 @@ def read_metrics(model_dir: str) -> list[dict[str, Any]]:
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{number}: not JSON: {error}") from error
     return records
+
+
+def _rewrite(path: str, payload: bytes) -> None:
+    """Replace ``path`` by ``payload`` (a temporary beside it, then a rename)."""
+    tf = import_tensorflow()
+    temporary = f"{path}.rewrite.tmp"
+    with tf.io.gfile.GFile(temporary, "wb") as stream:
+        stream.write(payload)
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+
+
+def _event_splits(model_dir: str) -> list[str]:
+    """The split folders of ``model_dir`` holding TensorBoard event files."""
+    if not files.isdir(model_dir):
+        return []
+    return [
+        name.rstrip("/")
+        for name in files.listdir(model_dir)
+        if files.isdir(files.join(model_dir, name))
+        and any(f.startswith("events.") for f in files.listdir(files.join(model_dir, name)))
+    ]
+
+
+def _drop_events_after(directory: str, step: int) -> None:
+    """Rewrite each event file of ``directory`` without the events past ``step``.
+
+    Event files are TFRecord files of ``Event`` protos; the file-version header (step 0)
+    is kept.
+    """
+    tf = import_tensorflow()
+    for name in files.listdir(directory):
+        if not name.startswith("events."):
+            continue
+        path = files.join(directory, name)
+        records = list(tf.compat.v1.io.tf_record_iterator(path))
+        kept = [r for r in records if tf.compat.v1.Event.FromString(r).step <= step]
+        if len(kept) == len(records):
+            continue
+        temporary = f"{path}.rewrite.tmp"
+        with tf.io.TFRecordWriter(temporary) as writer:
+            for record in kept:
+                writer.write(record)
+        tf.io.gfile.rename(temporary, path, overwrite=True)

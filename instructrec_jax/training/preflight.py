@@ -15,6 +15,7 @@ import os
 import re
 import uuid
 
+from instructrec_jax.cli_errors import UsageError
 from instructrec_jax.tf_setup import import_tensorflow
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.input_pipeline import check_task_registered
@@ -22,7 +23,22 @@ from instructrec_jax.training.input_pipeline import check_task_registered
 _STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 
-class SetupError(ValueError):
+TRAIN_CONFIG_FILE = "train_config.json"
+# Settings that fix the shapes of the saved state: a resumed run must keep them.
+RESUME_MODEL_FIELDS = (
+    "vocab_size",
+    "d_model",
+    "num_heads",
+    "head_dim",
+    "d_ff",
+    "num_encoder_layers",
+    "num_decoder_layers",
+    "relative_attention_num_buckets",
+    "param_dtype",
+)
+
+
+class SetupError(UsageError):
     """A run that cannot start; the message names the offending setting."""
 
 
@@ -73,7 +89,7 @@ def write_train_config(config: TrainConfig) -> None:
     """``MODEL_DIR/train_config.json``: the plain arguments of this run."""
     tf = import_tensorflow()
     payload = dataclasses.asdict(config)
-    path = os.path.join(config.model_dir, "train_config.json")
+    path = os.path.join(config.model_dir, TRAIN_CONFIG_FILE)
     with tf.io.gfile.GFile(path, "w") as stream:
         stream.write(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
@@ -145,3 +161,45 @@ def check_before_compile(config: TrainConfig) -> None:
     check_seqio_cache(config)
     check_mesh(config)
     check_train_steps(config)
+    check_resume_settings(config)
+
+
+def _resume_settings(saved: dict) -> dict[str, object]:
+    """The state-shaping settings of a ``train_config.json`` payload, by display name."""
+    model = saved.get("model", {})
+    settings: dict[str, object] = {
+        f"T5Config.{name}": model.get(name) for name in RESUME_MODEL_FIELDS
+    }
+    for name, value in sorted(saved.get("optimizer", {}).items()):
+        settings[f"AdafactorConfig.{name}"] = value
+    return settings
+
+
+def check_resume_settings(config: TrainConfig) -> None:
+    """A MODEL_DIR with checkpoints resumes only with the settings that shaped its state.
+
+    Compares the model and optimizer settings against the run's ``train_config.json``
+    before anything is written, so a mismatch leaves the run's record as it was and ends
+    in one line naming the setting, instead of an Orbax restore error. Runs whose folder
+    has no checkpoint (or no record) are not checked.
+    """
+    from instructrec_jax.checkpoints.loader import latest_step_dir
+
+    path = os.path.join(config.model_dir, TRAIN_CONFIG_FILE)
+    tf = import_tensorflow()
+    if latest_step_dir(config.model_dir) is None or not tf.io.gfile.exists(path):
+        return
+    with tf.io.gfile.GFile(path) as stream:
+        try:
+            saved = json.loads(stream.read())
+        except json.JSONDecodeError as error:
+            raise SetupError(f"{path}: not valid JSON ({error.msg})") from error
+    asked = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    before, now = _resume_settings(saved), _resume_settings(asked)
+    for name, value in now.items():
+        if before.get(name) != value:
+            raise SetupError(
+                f"MODEL_DIR {config.model_dir!r} holds checkpoints trained with {name}="
+                f"{before.get(name)!r}, not {value!r}: resume with the same setting, or start "
+                "a fresh run in a new MODEL_DIR"
+            )

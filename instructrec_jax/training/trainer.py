@@ -116,6 +116,9 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
             if resumed_from is not None:
                 loop.last_checkpoint = checkpoint_dir(config.model_dir, resumed_from)
             start_step = int(jax.device_get(state.step))
+            # Steps logged after the checkpoint we start from (a run killed between two
+            # checkpoints) are logged again below: drop the old records first.
+            loop.writer.drop_after(start_step)
             if start_step < config.train_steps:
                 state = loop.run(state, start_step, base_step)
     finally:

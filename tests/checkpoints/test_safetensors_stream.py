@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -59,9 +61,34 @@ def test_damaged_files_are_named(tmp_path):
     save_file({"w": np.ones((4, 4), np.float32)}, str(tmp_path / "cut.safetensors"))
     data = (tmp_path / "cut.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(data[:-8])
-    (info,) = read_header(tmp_path / "cut.safetensors")
-    with (
-        open(tmp_path / "cut.safetensors", "rb") as handle,
-        pytest.raises(ValueError, match="ends inside"),
-    ):
-        read_tensor(handle, info, np.dtype(np.float32), False, "cut.safetensors")
+    with pytest.raises(ValueError, match=r"cut\.safetensors: tensor w lies outside the file"):
+        read_header(tmp_path / "cut.safetensors")
+
+
+def _forged(tmp_path, header: bytes, header_size: int | None = None, data: bytes = b""):
+    path = tmp_path / "forged.safetensors"
+    size = len(header) if header_size is None else header_size
+    path.write_bytes(struct.pack("<Q", size) + header + data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "header, header_size, message",
+    [
+        (b"{}", 2**62, "claims 4611686018427387904 bytes"),
+        (b"[1, 2]", None, "not a JSON object"),
+        (b'{"w": 3}', None, "damaged header entry"),
+        (b'{"w": {"dtype": "F32", "shape": [4]}}', None, "damaged header entry"),
+        (
+            b'{"w": {"dtype": "F32", "shape": [10000000000], "data_offsets": [0, 40000000000]}}',
+            None,
+            "lies outside the file",
+        ),
+        (b'{"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}}', None, "outside"),
+    ],
+)
+def test_forged_headers_are_errors_not_memory_errors(tmp_path, header, header_size, message):
+    path = _forged(tmp_path, header, header_size, data=b"\0" * 16)
+    with pytest.raises(ValueError, match=message) as error:
+        read_header(path)
+    assert "forged.safetensors" in str(error.value)

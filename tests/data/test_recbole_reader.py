@@ -82,3 +82,20 @@ def test_missing_files_and_optional_columns(tmp_path):
     assert raw.items["i"].categories == () and dict(raw.items["i"].attributes) == {}
     (event,) = list(raw.interactions)
     assert event.rating is None and event.timestamp == 5
+
+
+def test_a_byte_order_mark_is_accepted(recbole_prefix):
+    expected = list(load_raw("recbole", path=recbole_prefix).interactions)
+    for suffix in (".inter", ".item"):
+        path = recbole_prefix.with_name(f"tiny{suffix}")
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    raw = load_raw("recbole", path=recbole_prefix)
+    assert list(raw.interactions) == expected
+    assert raw.items["11"].title == "Amélie"
+
+
+def test_an_empty_file_is_named(recbole_prefix):
+    inter = recbole_prefix.with_name("tiny.inter")
+    inter.write_text("")
+    with pytest.raises(DataFormatError, match=r"tiny\.inter:1: empty file"):
+        list(load_raw("recbole", path=recbole_prefix).interactions)

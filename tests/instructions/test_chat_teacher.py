@@ -6,6 +6,7 @@ import http.server
 import io
 import json
 import logging
+import socket
 import threading
 import time
 
@@ -56,6 +57,13 @@ class _Server:
                     self._send(500, b"internal error")
                 elif action == "garbage":
                     self._send(200, b"{not json at all")
+                elif action == "empty":
+                    answer = {"choices": [{"message": {"content": "  "}}]}
+                    self._send(200, json.dumps(answer).encode())
+                elif action == "drop":  # close the connection without any answer
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
                 elif action == "echo-key-401":
                     self._send(401, f"bad key {self.headers['Authorization']}".encode())
 
@@ -170,11 +178,40 @@ def test_timeout_then_success(server_factory, tmp_path, monkeypatch, requests_):
     assert teacher.annotate(requests_[1]).vague_intention == "my need answer"
 
 
-def test_garbage_json_is_a_clear_error(server_factory, tmp_path, monkeypatch, requests_):
-    server = server_factory(["garbage"])
+@pytest.mark.parametrize("failure", ["garbage", "empty", "drop"])
+def test_bad_200_answers_and_dropped_connections_are_retried(
+    server_factory, tmp_path, monkeypatch, requests_, failure
+):
+    server = server_factory([failure, failure])
     teacher = _teacher(server, tmp_path, monkeypatch, concurrency=1)
+    assert teacher.annotate(requests_[1]).vague_intention == "my need answer"
+    assert teacher.calls_made == 4  # 2 failures + 2 successful prompts
+
+
+def test_garbage_json_gives_up_with_a_clear_error(server_factory, tmp_path, monkeypatch, requests_):
+    server = server_factory(["garbage"] * 10)
+    teacher = _teacher(server, tmp_path, monkeypatch, concurrency=1, max_retries=1)
+    one_prompt = AnnotationRequest((), "m06", None, requests_[1].catalog)  # no history
     with pytest.raises(ChatTeacherError, match=r"invalid JSON from http://127\.0\.0\.1.*not json"):
-        teacher.annotate(requests_[1])
+        teacher.annotate(one_prompt)
+    assert teacher.calls_made == 2
+
+
+@pytest.mark.parametrize("key", [SECRET, None])
+def test_401_stops_at_once_naming_the_key_variable(
+    server_factory, tmp_path, monkeypatch, requests_, key
+):
+    server = server_factory(["echo-key-401"])
+    teacher = _teacher(server, tmp_path, monkeypatch, concurrency=1)
+    if key is None:
+        monkeypatch.delenv(KEY_ENV)
+    one_prompt = AnnotationRequest((), "m06", None, requests_[1].catalog)  # no history
+    with pytest.raises(ChatTeacherError) as error:
+        teacher.annotate(one_prompt)
+    message = str(error.value)
+    assert teacher.calls_made == 1 and len(message.splitlines()) == 1
+    assert f"${KEY_ENV}" in message and SECRET not in message
+    assert ("is not set" if key is None else "was refused") in message
 
 
 def test_key_never_in_errors_or_logs(server_factory, tmp_path, monkeypatch, requests_, caplog):
@@ -182,7 +219,7 @@ def test_key_never_in_errors_or_logs(server_factory, tmp_path, monkeypatch, requ
     teacher = _teacher(server, tmp_path, monkeypatch, concurrency=1)
     with caplog.at_level(logging.DEBUG), pytest.raises(ChatTeacherError) as error:
         teacher.annotate(requests_[1])
-    assert "HTTP 401" in str(error.value) and "***" in str(error.value)
+    assert "HTTP 401" in str(error.value) and KEY_ENV in str(error.value)
     assert SECRET not in str(error.value)
     assert SECRET not in repr(error.value)
     assert "retrying" in caplog.text

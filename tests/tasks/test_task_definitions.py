@@ -92,9 +92,9 @@ def test_cli_lists_names_with_manifest_counts(ml100k_dir, vocab_path):
     assert lines["instructrec_ml100k_all_but_p1_i1_t3"].endswith("train=8 (1 tasks)")
 
 
-def test_cli_reports_bad_input_with_status_2(tmp_path, capsys):
+def test_cli_reports_missing_input_with_status_1(tmp_path, capsys):
     argv = ["list", "--dataset=ml-100k", f"--instructions_dir={tmp_path}", "--vocab=x.model"]
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 1
     assert "no generated instructions" in capsys.readouterr().err
 
 

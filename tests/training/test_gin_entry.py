@@ -103,7 +103,8 @@ def test_unwritable_model_dir_is_one_line(capsys, tmp_path):
     line = _error_line(
         capsys, _argv(blocker / "run", "--gin.MIXTURE_OR_TASK_NAME='training_tiny_copy'")
     )
-    assert line.startswith("error: MODEL_DIR ") and "is not writable" in line
+    assert line.startswith("python -m instructrec_jax.train: error: MODEL_DIR ")
+    assert "is not writable" in line
 
 
 def test_bad_schedule_and_mesh_are_named_before_anything_is_written(capsys, tmp_path):
@@ -150,3 +151,28 @@ def test_short_run_writes_config_gin_and_metrics(capsys, tmp_path):
     # The profiler window (step 2 only) left one trace where TensorBoard looks for it.
     assert len(list((tmp_path / "run" / "train").glob("plugins/profile/*/*.xplane.pb"))) == 1
     assert "profile of steps 2-2 in " in out
+
+
+def test_a_misspelled_macro_is_a_usage_error_naming_the_close_match(capsys, tmp_path):
+    task = "--gin.MIXTURE_OR_TASK_NAME='training_tiny_copy'"
+    line = _error_line(capsys, _argv(tmp_path / "run", task, "--gin.TRAIN_STEPZ=5"))
+    assert "--gin.TRAIN_STEPZ" in line and "did you mean TRAIN_STEPS" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_resuming_with_other_settings_changes_nothing_and_names_the_setting(capsys, tmp_path):
+    argv = _argv(
+        tmp_path / "run",
+        "--gin.MIXTURE_OR_TASK_NAME='training_tiny_copy'",
+        "--gin.TRAIN_STEPS=2",
+        "--gin.LOG_PERIOD=1",
+        "--gin.CHECKPOINT_PERIOD=2",
+    )
+    assert train_cli.main(argv) == 0
+    run = tmp_path / "run"
+    record = {name: (run / name).read_bytes() for name in ("config.gin", "train_config.json")}
+    capsys.readouterr()
+    line = _error_line(capsys, [*argv, "--gin.T5Config.vocab_size=256", "--gin.TRAIN_STEPS=4"])
+    assert "T5Config.vocab_size=64, not 256" in line and "new MODEL_DIR" in line
+    assert {name: (run / name).read_bytes() for name in record} == record
+    assert sorted(p.name for p in run.glob("checkpoint_*")) == ["checkpoint_2"]

@@ -37,3 +37,33 @@ def test_a_bad_line_is_named():
         stream.write('{"step": 1}\n\nnot json\n')
     with pytest.raises(ValueError, match=r"metrics.jsonl:3: not JSON"):
         read_metrics(model_dir)
+
+
+def tensorboard_steps(directory) -> list[int]:
+    """The steps of the scalar events in a TensorBoard folder's event files."""
+    tf = import_tensorflow()
+    steps = []
+    for path in tf.io.gfile.glob(f"{directory}/events.*"):
+        for record in tf.compat.v1.io.tf_record_iterator(path):
+            event = tf.compat.v1.Event.FromString(record)
+            if event.summary.value:
+                steps.append(event.step)
+    return steps
+
+
+def test_drop_after_removes_later_records_from_jsonl_and_tensorboard(tmp_path):
+    writer = MetricsWriter(str(tmp_path))
+    for step in (1, 2, 3, 4):
+        writer.write(step, "train", {"loss": float(step)})
+    writer.write(3, "validation", {"loss": 0.5})
+    writer.close()
+    assert MetricsWriter(str(tmp_path)).drop_after(2) == 3
+    assert [(r["step"], r["split"]) for r in read_metrics(str(tmp_path))] == [
+        (1, "train"),
+        (2, "train"),
+    ]
+    assert sorted(tensorboard_steps(tmp_path / "train")) == [1, 2]
+    assert tensorboard_steps(tmp_path / "validation") == []
+    assert not list(tmp_path.rglob("*.tmp"))
+    # Nothing past the step: nothing changes.
+    assert MetricsWriter(str(tmp_path)).drop_after(2) == 0

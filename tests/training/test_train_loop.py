@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from instructrec_jax.training import NonFiniteError, train, trainer
-from instructrec_jax.training.metrics_writer import read_metrics
+from instructrec_jax.training.metrics_writer import MetricsWriter, read_metrics
 from instructrec_jax.training.preflight import SetupError
+from tests.training.test_metrics_writer import tensorboard_steps
 
 
 def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_config):
@@ -67,9 +68,17 @@ def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_con
     saved = json.loads((model_dir / "train_config.json").read_text())
     assert saved["num_microbatches"] == 2 and saved["model"]["d_model"] == 32
 
+    # A run killed after its last checkpoint leaves records past it (here: steps 21-22);
+    # resuming from the checkpoint drops them from metrics.jsonl and TensorBoard.
+    stale = MetricsWriter(config.model_dir)
+    for step in (21, 22):
+        stale.write(step, "train", {"loss": -1.0})
+    stale.close()
     # Training again to the same step restores the latest checkpoint and stops there.
     again = train(config)
     assert again.resumed_from_step == 20 and again.step == 20
+    assert max(r["step"] for r in read_metrics(config.model_dir)) == 20
+    assert max(tensorboard_steps(model_dir / "train")) == 20
     for before, after in zip(jax.tree.leaves(result.params), jax.tree.leaves(again.params)):
         np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
 

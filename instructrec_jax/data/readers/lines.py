@@ -41,7 +41,8 @@ class BadLinePolicy:
 def iter_lines(path: Path, policy: BadLinePolicy) -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without its newline) of a text file, streaming.
 
-    ``.gz`` files are decompressed on the fly. A line that is not UTF-8 goes to
+    ``.gz`` files are decompressed on the fly; a UTF-8 byte-order mark at the start of the
+    file is dropped. A line that is not UTF-8 goes to
     ``policy``; a truncated or corrupt gzip stream is always an error (nothing after it
     can be read) naming the file and the line where it stopped. Blank lines are skipped.
     """
@@ -51,7 +52,9 @@ def iter_lines(path: Path, policy: BadLinePolicy) -> Iterator[tuple[int, str]]:
         with opener(path, "rb") as handle:
             for line_number, raw_line in enumerate(handle, start=1):
                 try:
-                    line = raw_line.decode("utf-8").rstrip("\r\n")
+                    # A byte-order mark (editors on Windows write one) is not data.
+                    encoding = "utf-8-sig" if line_number == 1 else "utf-8"
+                    line = raw_line.decode(encoding).rstrip("\r\n")
                 except UnicodeDecodeError as error:
                     policy.reject(path, line_number, f"not UTF-8: {error}")
                     continue
