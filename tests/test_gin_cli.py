@@ -53,3 +53,18 @@ def test_gin_files_resolve_in_search_folders_then_repo(tmp_path):
     assert repo_file.endswith("gin/runs/finetune.gin")
     with pytest.raises(gin_cli.GinFileNotFoundError, match=r"missing\.gin"):
         gin_cli.resolve_gin_file("missing.gin", folders)
+
+
+def test_a_macro_nothing_reads_is_refused_with_the_closest_name(tmp_path):
+    (tmp_path / "base.gin").write_text("STEPS = 10\nf.steps = %STEPS\nf.rate = %RATE\n")
+    (tmp_path / "run.gin").write_text("include 'base.gin'\nRATE = 0.1\n")
+    files, folders = [str(tmp_path / "run.gin")], [str(tmp_path)]
+    # Macros read through an include, by the bindings themselves, or by the code pass.
+    gin_cli.check_macros_used(["STEPS = 5", "RATE = 1.0"], files, folders)
+    gin_cli.check_macros_used(["EXTRA = 1", "g.x = %EXTRA"], files, folders)
+    gin_cli.check_macros_used(["MODULE = 'm'"], files, folders, read_by_code=["MODULE"])
+    gin_cli.check_macros_used(["f.steps = 3"], files, folders)  # parameters: gin's job
+    with pytest.raises(gin_cli.UnusedMacroError, match=r"--gin\.STEPZ: .*did you mean STEPS\?"):
+        gin_cli.check_macros_used(["STEPZ = 5"], files, folders)
+    with pytest.raises(gin_cli.UnusedMacroError, match=r"--gin\.QQ: [^?]*$"):
+        gin_cli.check_macros_used(["QQ = 5"], files, folders)

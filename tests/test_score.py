@@ -118,7 +118,7 @@ def test_partitioned_scoring_equals_single_device(tmp_path, params):
         score_on_two_partitions(3)
 
 
-def test_text_lines_with_sentencepiece_and_trainer_checkpoint(tmp_path, params):
+def test_text_lines_with_sentencepiece_and_trainer_checkpoint(tmp_path, params, capsys):
     import sentencepiece
 
     corpus = tmp_path / "corpus.txt"
@@ -140,17 +140,23 @@ def test_text_lines_with_sentencepiece_and_trainer_checkpoint(tmp_path, params):
     ocp.PyTreeCheckpointer().save(tmp_path / "model_dir" / "checkpoint_1" / "state", state)
     write_lines(tmp_path / "text.jsonl", [{"inputs": "the user watched", "targets": "movie 7"}])
     out = tmp_path / "scores.jsonl"
-    main(
-        [
-            f"--checkpoint={tmp_path / 'model_dir'}",
-            f"--input={tmp_path / 'text.jsonl'}",
-            f"--output={out}",
-            f"--vocab={tmp_path / 'spm.model'}",
-            "--gin_file=gin/models/flan_t5_tiny.gin",
-            *TINY_MODEL_BINDINGS,
-        ]
-    )
+    argv = [
+        f"--checkpoint={tmp_path / 'model_dir'}",
+        f"--input={tmp_path / 'text.jsonl'}",
+        f"--output={out}",
+        f"--vocab={tmp_path / 'spm.model'}",
+        "--gin_file=gin/models/flan_t5_tiny.gin",
+        *TINY_MODEL_BINDINGS,
+    ]
+    assert main(argv) == 0
     line = json.loads(out.read_text())
+    # An empty text target would score EOS alone, above every real title: refused, and
+    # the earlier output stays whole.
+    write_lines(tmp_path / "empty.jsonl", [{"inputs": "the user watched", "targets": " "}])
+    flags = [f"--input={tmp_path / 'empty.jsonl'}" if f.startswith("--input=") else f for f in argv]
+    assert main(flags) == 1
+    assert "empty.jsonl:1: 'targets' is empty" in capsys.readouterr().err
+    assert json.loads(out.read_text()) == line
     inputs = [*tokenizer.encode("the user watched"), 1]
     targets = [*tokenizer.encode("movie 7"), 1]
     assert line["inputs"] == "the user watched"
@@ -251,3 +257,18 @@ def test_bad_lines_name_file_and_line(tmp_path, params, line, message):
 
 def test_bucket_lengths_are_powers_of_two():
     assert [bucket_length(n) for n in (1, 8, 9, 16, 17, 100)] == [8, 8, 16, 16, 32, 128]
+
+
+def test_an_unwritable_output_and_a_misspelled_macro_stop_before_scoring(tmp_path, params, capsys):
+    checkpoint = export_hf(params, CONFIG, tmp_path / "hf")
+    flags = [f"--checkpoint={checkpoint}", f"--input={_token_pairs_file(tmp_path)}"]
+    (tmp_path / "a_file").write_text("")
+    assert main([*flags, f"--output={tmp_path / 'a_file' / 'scores.jsonl'}"]) == 2
+    assert "--output: cannot write" in capsys.readouterr().err
+    assert main([*flags, f"--output={tmp_path}"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    out = tmp_path / "scores.jsonl"
+    tiny = ["--gin_file=gin/models/flan_t5_tiny.gin", *TINY_MODEL_BINDINGS]
+    assert main([*flags, f"--output={out}", *tiny, "--gin.VOCAB_SIZ=64"]) == 2
+    assert "did you mean VOCAB_SIZE" in capsys.readouterr().err
+    assert not out.exists()

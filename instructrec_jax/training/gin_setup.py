@@ -65,6 +65,7 @@ def parse(
         raise GinConfigError("no --gin_file given (e.g. --gin_file=gin/runs/finetune.gin)")
     folders = search_folders(search_paths)
     resolved = resolve_gin_files(gin_files, folders)
+    check_macros_used(bindings, resolved, folders, read_by_code=CODE_READ_MACROS)
     # First pass (unknown names allowed) only to learn the task module: importing it may
     # register configurables the files bind (e.g. the mixture rate), so it must happen
     # before the strict pass, not through a gin `import` line.
@@ -76,7 +77,6 @@ def parse(
     gin.clear_config()
     parse_gin_config(resolved, bindings)
     check_required_macros()
-    check_macros_used(bindings, resolved, folders, read_by_code=CODE_READ_MACROS)
 
 
 def _macro_value(name: str) -> object:

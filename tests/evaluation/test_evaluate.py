@@ -75,6 +75,31 @@ def test_cli_reports_missing_macros(capsys):
     assert "CHECKPOINT_PATH" in capsys.readouterr().err
 
 
+def test_a_misspelled_macro_is_a_usage_error(artifacts, tmp_path, capsys):
+    _, data_dir, vocab_path, checkpoint = artifacts
+    argv = [*_argv(data_dir, vocab_path, checkpoint, tmp_path), "--gin.MAX_TEST_EXAMPLEZ=5"]
+    assert evaluate.main(argv) == 2
+    error = capsys.readouterr().err
+    assert "MAX_TEST_EXAMPLEZ" in error and "did you mean MAX_TEST_EXAMPLES" in error
+    assert not (tmp_path / "shards").exists()
+
+
+def test_a_checkpoint_replaced_at_the_same_path_is_scored_anew(artifacts, tmp_path):
+    _, data_dir, vocab_path, _ = artifacts
+    config = small_config(model_vocab_size(get_vocabulary(vocab_path)))
+    checkpoint = export_hf(random_params(config, 2), config, tmp_path / "hf")
+    out = tmp_path / "eval"
+    assert evaluate.main(_argv(data_dir, vocab_path, checkpoint, out)) == 0
+    first = json.loads((out / "metrics.json").read_text())
+    export_hf(random_params(config, 7), config, tmp_path / "hf")  # same path, new weights
+    assert evaluate.main(_argv(data_dir, vocab_path, checkpoint, out)) == 0
+    second = json.loads((out / "metrics.json").read_text())
+    assert len({p.parent for p in (out / "shards").glob("*/*.json")}) == 2
+    assert first["settings"]["run"]["checkpoint"] == second["settings"]["run"]["checkpoint"]
+    fingerprints = [run["settings"]["run"]["checkpoint_fingerprint"] for run in (first, second)]
+    assert fingerprints[0] != fingerprints[1]
+
+
 def test_the_checkpoint_is_resolved_once_for_loading_and_the_cache_key(
     artifacts, tmp_path, monkeypatch
 ):
