@@ -183,10 +183,9 @@ def check_macros_used(
     known = referenced | recorder.referenced | set(read_by_code)
     for name in bound:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known | defined), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise UnusedMacroError(
-                f"--gin.{name}: no gin file or configurable reads the macro {name}{hint}"
+                f"--gin.{name}: no gin file or configurable reads the macro {name}"
+                + _suggest(name, sorted(known | defined))
             )
 
 
