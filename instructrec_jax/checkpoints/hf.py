@@ -33,8 +33,9 @@ def config_from_hf(
     """A :class:`T5Config` from an HF ``config.json`` (path, folder or parsed dict).
 
     Only T5 v1.1-style models (gated-GELU MLP, untied output head) are representable;
-    other variants are rejected with the offending field named. ``overrides`` (e.g.
-    ``dtype="float32"``) replace fields of the result.
+    other variants are rejected with the offending field named. The activation dtype is
+    the one the file names (``torch_dtype``/``dtype``). ``overrides`` (e.g.
+    ``dtype="bfloat16"``) replace fields of the result.
     """
     if isinstance(config_json, dict):
         raw, source = config_json, "<dict>"
@@ -73,11 +74,22 @@ def config_from_hf(
             "relative_attention_num_buckets": int(raw.get("relative_attention_num_buckets", 32)),
             "relative_attention_max_distance": int(raw.get("relative_attention_max_distance", 128)),
             "layer_norm_epsilon": float(raw.get("layer_norm_epsilon", 1e-6)),
+            "dtype": _compute_dtype(raw, source),
         }
     except KeyError as error:
         raise ValueError(f"{source}: missing field {error.args[0]!r}") from error
     fields.update(overrides)
     return T5Config(**fields)
+
+
+def _compute_dtype(raw: dict[str, Any], source: str) -> str:
+    """The activation dtype ``config.json`` names (``dtype`` in transformers 5,
+    ``torch_dtype`` before), so a float32 checkpoint is scored in float32; bfloat16 (the
+    T5Config default) when it names none."""
+    named = raw.get("dtype", raw.get("torch_dtype")) or T5Config.dtype
+    if named not in ("float32", "bfloat16", "float16"):
+        raise ValueError(f"{source}: dtype {named!r} is not float32, bfloat16 or float16")
+    return str(named)
 
 
 def hf_config_dict(config: T5Config) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from instructrec_jax.checkpoints import (
     load_hf_params,
     load_params,
 )
+from instructrec_jax.checkpoints.hf import hf_config_dict
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.t5 import Transformer
 
@@ -156,3 +157,15 @@ def test_config_from_hf_rejects_other_variants(tmp_path):
         (tmp_path / "config.json").write_text(json.dumps(base))
         (tmp_path / "pytorch_model.bin").write_bytes(b"")
         load_hf_params(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "named, dtype", [({"torch_dtype": "float32"}, "float32"), ({"dtype": "bfloat16"}, "bfloat16")]
+)
+def test_the_compute_dtype_is_the_one_config_json_names(named, dtype):
+    base = hf_config_dict(T5Config.preset("tiny"))
+    del base["torch_dtype"]
+    assert config_from_hf({**base, **named}).dtype == dtype
+    assert config_from_hf(base).dtype == T5Config.dtype  # none named: the default
+    with pytest.raises(ValueError, match="dtype 'int8' is not"):
+        config_from_hf({**base, "torch_dtype": "int8"})
