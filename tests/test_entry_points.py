@@ -139,6 +139,12 @@ CASES = {
         2,
         "--dataset-arg",
     ),
+    "instructions: unknown command": (
+        "instructrec_jax.instructions",
+        lambda tmp: ["generat"],
+        2,
+        "list-templates,generate",
+    ),
     "tasks: missing instructions": (
         "instructrec_jax.tasks",
         lambda tmp: ["list", "--dataset=ml-100k", f"--instructions_dir={tmp}", "--vocab=x"],

@@ -62,9 +62,9 @@ class MetricsWriter:
             return 0
         dropped = 0
         if files.exists(self.path):
-            records = read_metrics(self._model_dir)
+            records, torn = _records_and_torn_tail(self.path)
             kept = [record for record in records if int(record["step"]) <= step]
-            dropped = len(records) - len(kept)
+            dropped = len(records) - len(kept) + torn
             if dropped:
                 text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in kept)
                 _rewrite(self.path, text.encode("utf-8"))
@@ -95,8 +95,27 @@ def _jsonable(value: float) -> float | str:
 def read_metrics(model_dir: str) -> list[dict[str, Any]]:
     """Every record of ``MODEL_DIR/metrics.jsonl`` (raises ValueError naming a bad line)."""
     path = files.join(model_dir, METRICS_FILE)
+    return _parse_lines(path, files.read_text(path))
+
+
+def _records_and_torn_tail(path: str) -> tuple[list[dict[str, Any]], int]:
+    """The records of a metrics file and 1 when its last line is an unterminated, unparsable
+    fragment (a ``kill -9`` during an append), else 0. Other bad lines raise ValueError."""
+    text = files.read_text(path)
+    head, _, tail = text.rpartition("\n")
+    try:
+        return _parse_lines(path, text), 0
+    except ValueError:
+        if not tail.strip():
+            raise
+        return _parse_lines(path, head), 1
+
+
+def _parse_lines(path: str, text: str) -> list[dict[str, Any]]:
+    """The JSON records of the lines of ``text`` read from ``path`` (blank lines skipped;
+    raises ValueError naming ``path`` and the line of a record that is not JSON)."""
     records = []
-    for number, line in enumerate(files.read_text(path).split("\n"), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -127,20 +146,33 @@ def _event_splits(model_dir: str) -> list[str]:
     ]
 
 
+def _complete_records(path: str) -> tuple[list[bytes], bool]:
+    """The whole TFRecords of ``path`` and whether a torn record (a ``kill -9`` during a
+    write) ends it."""
+    tf = import_tensorflow()
+    records: list[bytes] = []
+    try:
+        for record in tf.compat.v1.io.tf_record_iterator(path):
+            records.append(record)
+    except tf.errors.DataLossError:
+        return records, True
+    return records, False
+
+
 def _drop_events_after(directory: str, step: int) -> None:
     """Rewrite each event file of ``directory`` without the events past ``step``.
 
     Event files are TFRecord files of ``Event`` protos; the file-version header (step 0)
-    is kept.
+    is kept, a torn last record is dropped.
     """
     tf = import_tensorflow()
     for name in files.listdir(directory):
         if not name.startswith("events."):
             continue
         path = files.join(directory, name)
-        records = list(tf.compat.v1.io.tf_record_iterator(path))
+        records, torn = _complete_records(path)
         kept = [r for r in records if tf.compat.v1.Event.FromString(r).step <= step]
-        if len(kept) == len(records):
+        if len(kept) == len(records) and not torn:
             continue
         temporary = f"{path}.rewrite.tmp"
         with tf.io.TFRecordWriter(temporary) as writer:

@@ -67,3 +67,20 @@ def test_drop_after_removes_later_records_from_jsonl_and_tensorboard(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
     # Nothing past the step: nothing changes.
     assert MetricsWriter(str(tmp_path)).drop_after(2) == 0
+
+
+def test_drop_after_survives_a_record_torn_by_kill_9(tmp_path):
+    """A run killed mid-append leaves half a JSON line and half a TFRecord: resuming drops
+    them (they are past the restored step) instead of failing on them."""
+    writer = MetricsWriter(str(tmp_path))
+    for step in (1, 2, 3):
+        writer.write(step, "train", {"loss": float(step)})
+    writer.close()
+    with open(tmp_path / "metrics.jsonl", "a", encoding="utf-8") as stream:
+        stream.write('{"loss": 4.0, "spl')
+    (event_file,) = (tmp_path / "train").glob("events.*")
+    payload = event_file.read_bytes()
+    event_file.write_bytes(payload + payload[-40:-7])
+    assert MetricsWriter(str(tmp_path)).drop_after(2) == 2
+    assert [r["step"] for r in read_metrics(str(tmp_path))] == [1, 2]
+    assert sorted(tensorboard_steps(tmp_path / "train")) == [1, 2]
