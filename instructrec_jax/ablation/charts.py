@@ -1,7 +1,8 @@
 """The ablation's two figures (PNG), both with 95% bootstrap intervals as error bars.
 
-- instruction diversity (the paper's Figure 3): a metric against the number of instruction
-  types in the training mixture, one line per evaluated (scenario, type, protocol);
+- instruction diversity (the paper's Figure 3): a metric against the number of tasks
+  (family x instruction type) in the training mixture, one line per evaluated
+  (scenario, type, protocol);
 - held-out generalization (the paper's held-out ⟨P1, I1, T3⟩ study): on the rows of a
   held-out type X, the arm trained without X beside the reference trained with it.
 """
@@ -75,7 +76,7 @@ def write_diversity_chart(points: Sequence[DiversityPoint], metric: str, path: P
     ticks = sorted({p.num_types for p in points})
     axis.set_xticks(ticks)
     axis.set_xticklabels([str(t) for t in ticks])
-    axis.set_xlabel("instruction types in the training mixture")
+    axis.set_xlabel("tasks (family x instruction type) in the training mixture")
     axis.set_ylabel(f"{metric} (95% bootstrap interval over users)")
     axis.set_title("Instruction diversity")
     axis.legend(fontsize=7, loc="best")
