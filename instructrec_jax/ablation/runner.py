@@ -115,7 +115,8 @@ def write_report(
     for model in sorted({r.model for r in reference_rows} - {report_lib.INSTRUCTREC_MODEL}):
         cells[BASELINE_PREFIX + model] = report_lib.arm_cells([reference_rows], model, resamples)
     arm_only = {name: value for name, value in cells.items() if name in config.arms}
-    tests = report_lib.paired_tests(arm_only, config.reference, config.report_metrics, resamples)
+    # Baselines too: each baseline minus the reference arm, on the same users.
+    tests = report_lib.paired_tests(cells, config.reference, config.report_metrics, resamples)
     out_dir = Path(config.work_dir).resolve() / "report"
     lead = config.report_metrics[0]
     by_arm = {run.arm.name: run for run in runs}

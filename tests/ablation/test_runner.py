@@ -62,7 +62,7 @@ def test_three_arms_end_to_end_resume_after_a_kill(tmp_path, monkeypatch):
     cell = payload["arms"]["ladder_1"]["sequential/p1_i0_t3/random"]
     low, high = cell["intervals"]["HR@1"]
     assert low <= cell["metrics"]["HR@1"] <= high and cell["num_users"] == 8
-    assert set(payload["paired_tests"]) == {"ladder_1", "all_but_p1_i1_t3"}
+    assert set(payload["paired_tests"]) == {"ladder_1", "all_but_p1_i1_t3", "baseline: popularity"}
 
     # Collecting (nothing trained, no workspace) reads the same evaluations.
     collected = run_ablation(config, collect_only=True, log=lambda _: None)
