@@ -56,14 +56,19 @@ def positive_ranks(scores: np.ndarray, positive_index: np.ndarray | Sequence[int
     return 1 + at_least_as_good.sum(axis=1)
 
 
-def metrics_from_ranks(
+def per_user_metrics(
     ranks: np.ndarray | Sequence[int], cutoffs: Iterable[int] = DEFAULT_CUTOFFS
-) -> dict[str, float]:
-    """Mean HR@k, NDCG@k (k > 1) and MRR over examples, from 1-based positive ranks.
+) -> dict[str, np.ndarray]:
+    """Per-example HR@k, NDCG@k (k > 1) and MRR from 1-based positive ranks.
 
     Args:
       ranks: positive ranks [num_examples], each >= 1.
       cutoffs: the k of HR@k / NDCG@k, each >= 1.
+
+    Returns:
+      ``{name: float64 [num_examples]}``; the metrics are their means
+      (:func:`metrics_from_ranks`), their uncertainty that of a mean over users
+      (:mod:`instructrec_jax.evaluation.intervals`).
 
     Raises:
       ValueError: no ranks, a rank < 1 or a cutoff < 1.
@@ -77,14 +82,29 @@ def metrics_from_ranks(
     bad = [k for k in cutoffs if k < 1]
     if bad:
         raise ValueError(f"cutoffs must be >= 1, got {bad[0]}")
-    out: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for k in cutoffs:
         hit = ranks <= k
-        out[f"HR@{k}"] = float(hit.mean())
+        out[f"HR@{k}"] = hit.astype(np.float64)
         if k > 1:
-            out[f"NDCG@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
-    out["MRR"] = float((1.0 / ranks).mean())
+            out[f"NDCG@{k}"] = np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0)
+    out["MRR"] = 1.0 / ranks
     return out
+
+
+def metrics_from_ranks(
+    ranks: np.ndarray | Sequence[int], cutoffs: Iterable[int] = DEFAULT_CUTOFFS
+) -> dict[str, float]:
+    """Mean HR@k, NDCG@k (k > 1) and MRR over examples, from 1-based positive ranks.
+
+    Args:
+      ranks: positive ranks [num_examples], each >= 1.
+      cutoffs: the k of HR@k / NDCG@k, each >= 1.
+
+    Raises:
+      ValueError: no ranks, a rank < 1 or a cutoff < 1.
+    """
+    return {name: float(values.mean()) for name, values in per_user_metrics(ranks, cutoffs).items()}
 
 
 def metric_names(cutoffs: Iterable[int] = DEFAULT_CUTOFFS) -> tuple[str, ...]:

@@ -4,7 +4,9 @@ Table 6 of the paper has one row per (task, model) and the columns HR@1 HR@3 HR@
 NDCG@5; we add HR@10, NDCG@10 and MRR, write one table per candidate protocol, put the
 baselines beside InstructRec under each scenario and instruction type, and bold the best
 value of each column within a group. HR@k with k at or above a row's candidate count is 1 for
-every model, so the tables show it as ``-`` (``metrics.json`` keeps every value).
+every model, so the tables show it as ``-`` (``metrics.json`` keeps every value). A row with
+bootstrap intervals over users (:mod:`instructrec_jax.evaluation.intervals`) shows each value
+as ``mean [low, high]``; the chart draws them as error bars.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class ResultRow:
       metrics: HR@k, NDCG@k, MRR.
       validation: per template id, the validation value of the selection metric.
       num_candidates: candidates per test example (None: unknown, every cutoff shown).
+      intervals: per metric, the 95% bootstrap interval ``[low, high]`` over users.
+      ranks: the positive's 1-based rank per test example, in ``user_ids`` order (what
+        paired tests between models on the same users read).
+      user_ids: the user of each test example.
     """
 
     scenario: str
@@ -53,6 +59,17 @@ class ResultRow:
     metrics: dict[str, float]
     validation: dict[str, float] = dataclasses.field(default_factory=dict)
     num_candidates: int | None = None
+    intervals: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    ranks: list[int] = dataclasses.field(default_factory=list)
+    user_ids: list[str] = dataclasses.field(default_factory=list)
+
+    def cell(self, column: str, digits: int = 4) -> str:
+        """``column``'s value as text, with its interval when there is one."""
+        text = f"{self.metrics[column]:.{digits}f}"
+        if column in self.intervals:
+            low, high = self.intervals[column]
+            text += f" [{low:.3f}, {high:.3f}]"
+        return text
 
     def shown(self, column: str) -> bool:
         """Whether ``column`` carries information for this row (not a trivial HR@k = 1)."""
@@ -101,7 +118,7 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
                 if not member.shown(column):
                     cells.append("-")
                     continue
-                text = f"{member.metrics[column]:.4f}"
+                text = member.cell(column)
                 cells.append(
                     f"**{text}**"
                     if len(members) > 1 and member.metrics[column] == best[column]
@@ -120,6 +137,8 @@ def write_markdown(rows: Sequence[ResultRow], path: str | Path) -> Path:
     for protocol in protocols:
         count = max(row.num_examples for row in rows if row.protocol == protocol)
         parts.append(f"\n## Protocol `{protocol}` (up to {count} test users)\n\n")
+        if any(row.intervals for row in rows if row.protocol == protocol):
+            parts.append("Values: mean [95% bootstrap interval over users].\n\n")
         parts.append(markdown_table(rows, protocol))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,8 +151,25 @@ def _protocol_order(protocol: str) -> tuple[int, str]:
     return (order.index(protocol) if protocol in order else len(order), protocol)
 
 
+def _interval_errors(
+    rows: Sequence[ResultRow], metric: str
+) -> tuple[list[float], list[list[float]]]:
+    """Values and matplotlib ``xerr`` [2, rows] (distances to the interval's ends)."""
+    values = [row.metrics.get(metric, 0.0) for row in rows]
+    errors: list[list[float]] = [[], []]
+    for row, value in zip(rows, values):
+        low, high = row.intervals.get(metric, (value, value))
+        errors[0].append(max(value - low, 0.0))
+        errors[1].append(max(high - value, 0.0))
+    return values, errors
+
+
 def write_chart(rows: Sequence[ResultRow], path: str | Path, metric: str = "NDCG@5") -> Path:
-    """Grouped bar chart of ``metric``: one panel per protocol, bars per model (PNG)."""
+    """Horizontal grouped bars of ``metric`` with 95% interval error bars (PNG).
+
+    One panel per protocol; one group of bars per (scenario, instruction type), labelled on
+    the y axis so long names never overlap; one bar per model, named in the legend.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,8 +178,11 @@ def write_chart(rows: Sequence[ResultRow], path: str | Path, metric: str = "NDCG
     protocols = sorted({row.protocol for row in rows}, key=_protocol_order)
     if not protocols:
         raise ValueError("no results to plot")
+    groups_per_panel = max(len({_group_key(r) for r in rows if r.protocol == p}) for p in protocols)
+    models_all = sorted({row.model for row in rows})
+    height = 1.2 + 0.28 * groups_per_panel * max(len(models_all), 1)
     figure, axes = plt.subplots(
-        1, len(protocols), figsize=(5.5 * len(protocols), 4.0), squeeze=False
+        1, len(protocols), figsize=(6.5 * len(protocols), height), squeeze=False
     )
     for axis, protocol in zip(axes[0], protocols):
         selected = [row for row in rows if row.protocol == protocol]
@@ -151,25 +190,22 @@ def write_chart(rows: Sequence[ResultRow], path: str | Path, metric: str = "NDCG
         models = sorted({row.model for row in selected})
         width = 0.8 / max(len(models), 1)
         for m, model in enumerate(models):
-            values = [
-                next(
-                    (
-                        r.metrics.get(metric, 0.0)
-                        for r in selected
-                        if r.model == model and _group_key(r) == group
-                    ),
-                    0.0,
-                )
-                for group in groups
+            present = [
+                (g, r)
+                for g, group in enumerate(groups)
+                for r in selected
+                if r.model == model and _group_key(r) == group
             ]
-            positions = [g + m * width - 0.4 + width / 2 for g in range(len(groups))]
-            axis.bar(positions, values, width=width, label=model)
-        axis.set_xticks(range(len(groups)))
-        axis.set_xticklabels([f"{s}\n{t}" for s, t in groups], fontsize=7)
-        axis.set_ylim(0.0, 1.0)
-        axis.set_ylabel(metric)
+            values, errors = _interval_errors([r for _, r in present], metric)
+            positions = [g - 0.4 + width * (m + 0.5) for g, _ in present]
+            axis.barh(positions, values, height=width, xerr=errors, capsize=2, label=model)
+        axis.set_yticks(range(len(groups)))
+        axis.set_yticklabels([f"{s}\n{t}" for s, t in groups], fontsize=8)
+        axis.invert_yaxis()
+        axis.set_xlim(0.0, 1.0)
+        axis.set_xlabel(f"{metric} (error bars: 95% bootstrap interval over users)", fontsize=8)
         axis.set_title(f"protocol: {protocol}")
-        axis.legend(fontsize=7)
+        axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

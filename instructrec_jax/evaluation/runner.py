@@ -26,7 +26,8 @@ from instructrec_jax.data.types import EvalExample, SplitName
 from instructrec_jax.evaluation import protocols as protocols_lib
 from instructrec_jax.evaluation import reports
 from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, as_list_scorer
-from instructrec_jax.evaluation.metrics import metric_names, metrics_from_ranks
+from instructrec_jax.evaluation.intervals import metric_intervals
+from instructrec_jax.evaluation.metrics import metric_names, metrics_from_ranks, per_user_metrics
 from instructrec_jax.evaluation.scenarios import Scenario, get_scenario, scenario_examples
 from instructrec_jax.evaluation.scorer import CandidateScorer
 from instructrec_jax.evaluation.shards import ShardKey, ShardStore
@@ -67,6 +68,8 @@ class EvaluationConfig:
       extended_negatives: negatives of ``full100`` / ``grouped100``.
       hard_negatives: negatives of ``hard``.
       chart_metric: metric plotted in the PNG (same names as ``selection_metric``).
+      bootstrap_resamples: resamples of users behind each row's 95% intervals (seeded by
+        ``seed``).
     """
 
     scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
@@ -80,8 +83,11 @@ class EvaluationConfig:
     extended_negatives: int = 99
     hard_negatives: int = 9
     chart_metric: str = "NDCG@5"
+    bootstrap_resamples: int = 1000
 
     def __post_init__(self) -> None:
+        if self.bootstrap_resamples < 1:
+            raise ValueError(f"bootstrap_resamples must be >= 1, got {self.bootstrap_resamples}")
         for name in self.scenarios:
             get_scenario(name)
         unknown = [p for p in self.protocols if p not in protocols_lib.PROTOCOLS]
@@ -190,9 +196,12 @@ def _row(
     template_id: str,
     examples: Sequence[EvalExample],
     ranks: np.ndarray,
+    config: EvaluationConfig,
     validation: dict[str, float] | None = None,
 ) -> reports.ResultRow:
-    """One table row: the metrics of ``ranks`` [len(examples)] of ``examples``."""
+    """One table row: the metrics of ``ranks`` [len(examples)] of ``examples``, their
+    bootstrap intervals over users, and the per-user ranks (for paired tests)."""
+    per_user = per_user_metrics(ranks, METRIC_CUTOFFS)
     return reports.ResultRow(
         scenario=scenario.name,
         instruction_type=instruction_type,
@@ -200,9 +209,12 @@ def _row(
         model=model,
         template_id=template_id,
         num_examples=len(ranks),
-        metrics=metrics_from_ranks(ranks, METRIC_CUTOFFS),
+        metrics={name: float(values.mean()) for name, values in per_user.items()},
         validation=validation or {},
         num_candidates=max((len(e.candidates) for e in examples), default=None),
+        intervals=metric_intervals(per_user, config.bootstrap_resamples, config.seed),
+        ranks=[int(rank) for rank in ranks],
+        user_ids=[example.user_id for example in examples],
     )
 
 
@@ -256,6 +268,7 @@ def _evaluate_templated(
                     template_id,
                     examples,
                     ranks,
+                    job.config,
                     validation,
                 )
             )
@@ -272,7 +285,7 @@ def _evaluate_baseline(
         key = ShardKey(scenario.name, "any", protocol, scorer.name, "", "test", 0)
         ranks = job.ranks(scorer, key, examples)
         rows.extend(
-            _row(scenario, instruction_type, protocol, scorer.name, "", examples, ranks)
+            _row(scenario, instruction_type, protocol, scorer.name, "", examples, ranks, job.config)
             for instruction_type in scenario.instruction_types
         )
     return rows

@@ -8,7 +8,14 @@ Mixtures of one dataset (names in ``naming``):
   that type (in any family). Only that exact type is held out, as in the paper's study of
   ⟨P1, I1, T3⟩: a type that adds a code, such as ``p1p2_i1_t3`` (the same request with a
   stated preference), is another instruction type and stays in the mixture. To hold a
-  whole scenario out, hold out each of its types (``held_out_types``).
+  whole scenario out, hold out each of its types (``held_out_types``). Besides the
+  ``held_out_types``, every type named in ``leave_one_out_types`` (or every type, with
+  :data:`ALL_TYPES`) gets its ``all_but_<type>`` mixture, so a gin file can name any type's
+  leave-one-out arm.
+- ``all_but_<family>`` (``all_but_seqrec``, ``all_but_search``, ``all_but_psearch``): every
+  training task outside one family (leave one family out), where that leaves any task.
+  Together with the per-family mixtures this sets up "train on one family, evaluate on
+  another": train on ``<family>``, evaluate every scenario.
 - ``ladder_<n>`` for n = 1, 2, 4, ... and finally the total: the first n tasks of the
   ladder order, for the instruction-diversity ablation. The ladder never contains a
   held-out type (the ablation evaluates on it). Default order: plain types before the
@@ -31,6 +38,7 @@ from instructrec_jax.instructions.records import FAMILIES
 from instructrec_jax.tasks import naming
 
 RATE_KINDS: tuple[str, ...] = ("examples", "uniform")
+ALL_TYPES = "all"  # leave_one_out_types: every instruction type that has training tasks
 RateChoice = str | Callable[[], str]
 
 
@@ -139,8 +147,17 @@ def plan_mixtures(
     tasks: Sequence[TrainingTask],
     held_out_types: Sequence[str] = (),
     ladder_order: Sequence[str] | None = None,
+    leave_one_out_types: Sequence[str] | str = (),
 ) -> dict[str, list[TrainingTask]]:
     """Mixture name -> member tasks, for every mixture described in the module docstring.
+
+    Args:
+      dataset: dataset name (``ml-100k``).
+      tasks: the training tasks.
+      held_out_types: types kept out of the ladder; each gets an ``all_but_`` mixture.
+      ladder_order: ladder keys; default :func:`default_ladder_order`.
+      leave_one_out_types: further types that get an ``all_but_`` mixture (not kept out of
+        the ladder); :data:`ALL_TYPES` for every type.
 
     Held-out types that no training task has get no ``all_but_`` mixture (nothing to hold
     out). A ``ladder_order`` naming a held-out type is an error.
@@ -153,8 +170,19 @@ def plan_mixtures(
         members = [task for task in tasks if task.family == family]
         if members:
             plans[naming.family_mixture_name(dataset, family)] = members
-    present_types = {task.instruction_type for task in tasks}
-    for held_out in held_out_types:
+    for family in FAMILIES:
+        rest = [task for task in tasks if task.family != family]
+        if rest and len(rest) < len(tasks):
+            plans[naming.leave_one_family_out_mixture_name(dataset, family)] = rest
+    present_types = sorted({task.instruction_type for task in tasks})
+    if leave_one_out_types == ALL_TYPES:
+        leave_one_out_types = present_types
+    elif isinstance(leave_one_out_types, str):
+        raise ValueError(
+            f"leave_one_out_types must be a list of types or {ALL_TYPES!r}, "
+            f"got {leave_one_out_types!r}"
+        )
+    for held_out in dict.fromkeys([*held_out_types, *leave_one_out_types]):
         if held_out in present_types:
             plans[naming.leave_one_out_mixture_name(dataset, held_out)] = [
                 task for task in tasks if task.instruction_type != held_out

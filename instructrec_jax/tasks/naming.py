@@ -3,7 +3,9 @@
 - task: ``instructrec_<dataset>_<family>_<instruction_type>``, e.g.
   ``instructrec_ml100k_seqrec_p1_i0_t3``; its rank-classification twin ends in ``_rank``.
 - mixtures: ``instructrec_<dataset>_all``, ``instructrec_<dataset>_<family>``,
-  ``instructrec_<dataset>_all_but_<instruction_type>``, ``instructrec_<dataset>_ladder_<n>``.
+  ``instructrec_<dataset>_all_but_<instruction_type>``,
+  ``instructrec_<dataset>_all_but_<family short name>`` (leave one family out),
+  ``instructrec_<dataset>_ladder_<n>``.
 
 ``dataset`` is the short name: lower case, no dashes or other punctuation (``ml-100k`` ->
 ``ml100k``).
@@ -68,6 +70,11 @@ def family_mixture_name(dataset: str, family: str) -> str:
 def leave_one_out_mixture_name(dataset: str, held_out_type: str) -> str:
     """Every training type except ``held_out_type``."""
     return f"{dataset_prefix(dataset)}all_but_{held_out_type}"
+
+
+def leave_one_family_out_mixture_name(dataset: str, family: str) -> str:
+    """Every training type outside ``family`` (``..._all_but_seqrec`` etc.)."""
+    return f"{dataset_prefix(dataset)}all_but_{family_short_name(family)}"
 
 
 def ladder_mixture_name(dataset: str, num_types: int) -> str:

@@ -10,7 +10,8 @@ Per manifest key ``family/instruction_type`` (with at least one record):
   ``rank_metrics.rank_classification_metrics`` (HR/NDCG/MRR of the task) and
   ``rank_metrics.rank_metrics_by_template`` (the same per template id).
 
-Then the mixtures of ``mixtures.plan_mixtures`` over the tasks with training records.
+Then the mixtures of ``mixtures.plan_mixtures`` over the tasks with training records
+(``all_but_<type>`` for every type by default, ``all_but_<family>``, the ladder).
 
 Registration is idempotent: everything under the dataset's name prefix is removed first,
 so importing a definition module twice, or re-registering with another directory or
@@ -151,6 +152,7 @@ def register_dataset_tasks(
     held_out_types: Sequence[str] = DEFAULT_HELD_OUT_TYPES,
     ladder_order: Sequence[str] | None = None,
     shuffle_buffer_size: int = DEFAULT_SHUFFLE_BUFFER_SIZE,
+    leave_one_out_types: Sequence[str] | str = mixtures.ALL_TYPES,
 ) -> list[str]:
     """Register all tasks and mixtures of one generated directory; return their names.
 
@@ -165,6 +167,8 @@ def register_dataset_tasks(
         out of the diversity ladder.
       ladder_order: ladder keys (``family/type`` or a bare type); default in ``mixtures``.
       shuffle_buffer_size: per-task record shuffle buffer.
+      leave_one_out_types: types that get an ``all_but_<type>`` mixture besides the
+        held-out ones (default: every type, so any leave-one-type-out arm can be named).
 
     Raises:
       ManifestError: the directory or manifest is missing (the message says how to
@@ -192,7 +196,9 @@ def register_dataset_tasks(
         for entries in entries_by_key.values()
         if (task := _training_task(dataset, entries)) is not None
     ]
-    plans = mixtures.plan_mixtures(dataset, training_tasks, held_out_types, ladder_order)
+    plans = mixtures.plan_mixtures(
+        dataset, training_tasks, held_out_types, ladder_order, leave_one_out_types
+    )
 
     reset_registry(naming.dataset_prefix(dataset))
     features = output_features(vocabulary)

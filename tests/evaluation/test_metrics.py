@@ -57,3 +57,15 @@ def test_rank_zero_and_cutoffs_below_one_are_rejected():
 
 def test_metric_names_are_the_keys_computed():
     assert metrics.metric_names((1, 3)) == ("HR@1", "HR@3", "NDCG@3", "MRR")
+
+
+def test_per_user_metrics_average_to_the_reported_metrics():
+    from instructrec_jax.evaluation.metrics import metrics_from_ranks, per_user_metrics
+
+    per_user = per_user_metrics([1, 3, 10], (1, 3))
+    assert per_user["HR@1"].tolist() == [1.0, 0.0, 0.0]
+    assert per_user["HR@3"].tolist() == [1.0, 1.0, 0.0]
+    assert per_user["NDCG@3"].tolist() == pytest.approx([1.0, 0.5, 0.0])
+    assert per_user["MRR"].tolist() == pytest.approx([1.0, 1 / 3, 0.1])
+    means = {name: float(values.mean()) for name, values in per_user.items()}
+    assert means == metrics_from_ranks([1, 3, 10], (1, 3))

@@ -57,3 +57,22 @@ def test_cutoffs_at_or_above_the_candidate_count_are_shown_as_a_dash():
         assert cells[columns.index("HR@10")] == "-"  # HR@10 of 10 candidates is always 1
         assert cells[columns.index("NDCG@10")] != "-"  # NDCG@10 still orders the ranks
         assert cells[columns.index("HR@5")] != "-"
+
+
+def test_intervals_are_shown_next_to_values_and_drawn_as_error_bars(tmp_path):
+    row = dataclasses.replace(
+        _row("InstructRec", 0.5, "A8"),
+        intervals={"HR@1": [0.25, 0.75]},
+        ranks=[1, 2],
+        user_ids=["u1", "u2"],
+    )
+    table = reports.markdown_table([row, _row("Popularity", 0.25)], "random").splitlines()
+    assert table[2].split(" | ")[3] == "**0.5000 [0.250, 0.750]**"
+    assert table[3].split(" | ")[3] == "0.2500"  # no interval, no brackets
+    assert "bootstrap interval" in reports.write_markdown([row], tmp_path / "r.md").read_text()
+    values, errors = reports._interval_errors([row], "HR@1")
+    assert values == [0.5] and errors == [[0.25], [0.25]]
+    payload = json.loads(reports.write_metrics_json([row], tmp_path / "m.json", {}).read_text())
+    assert payload["results"][0]["intervals"] == {"HR@1": [0.25, 0.75]}
+    assert payload["results"][0]["ranks"] == [1, 2]
+    assert reports.write_chart([row], tmp_path / "c.png", "HR@1").read_bytes()[:4] == b"\x89PNG"

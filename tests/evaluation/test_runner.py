@@ -46,10 +46,15 @@ def test_run_evaluation_chooses_templates_on_validation_and_writes_reports(tmp_p
     payload = json.loads(result.metrics_path.read_text())
     assert payload["settings"]["dataset_fingerprint"] == dataset.fingerprint
     assert len(payload["results"]) == len(result.rows)
+    for row in result.rows:  # per-user ranks and bootstrap intervals over those users
+        assert len(row.ranks) == len(row.user_ids) == row.num_examples
+        for name, (low, high) in row.intervals.items():
+            assert low <= row.metrics[name] <= high
+    assert payload["results"][0]["intervals"] == result.rows[0].intervals
     table = result.table_path.read_text()
     for protocol in ("random", "full100", "grouped100"):
         assert f"## Protocol `{protocol}`" in table
-    assert "| sequential | p1_i0_t3 | scripted (T2) | **1.0000** |" in table
+    assert "| sequential | p1_i0_t3 | scripted (T2) | **1.0000 [1.000, 1.000]** |" in table
     assert result.chart_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -35,6 +35,9 @@ def test_plan_names_and_members():
             "instructrec_ml100k_search",
             "instructrec_ml100k_psearch",
             "instructrec_ml100k_all_but_p1_i1_t3",
+            "instructrec_ml100k_all_but_seqrec",
+            "instructrec_ml100k_all_but_search",
+            "instructrec_ml100k_all_but_psearch",
             "instructrec_ml100k_ladder_1",
             "instructrec_ml100k_ladder_2",
             "instructrec_ml100k_ladder_4",
@@ -84,7 +87,7 @@ def test_explicit_ladder_order_and_errors():
 
 def test_absent_held_out_type_gets_no_mixture():
     plans = mixtures.plan_mixtures("ml-100k", TASKS, held_out_types=("p2_i0_t2",))
-    assert not any("all_but" in name for name in plans)
+    assert not any("all_but_p2" in name for name in plans)
 
 
 def test_rates():
@@ -110,3 +113,30 @@ def test_names():
     )
     with pytest.raises(ValueError, match="unknown family"):
         naming.family_short_name("ads")
+
+
+def test_every_type_and_family_can_be_left_out():
+    plans = mixtures.plan_mixtures(
+        "ml-100k", TASKS, held_out_types=("p1_i1_t3",), leave_one_out_types=mixtures.ALL_TYPES
+    )
+    for task in TASKS:
+        members = plans[naming.leave_one_out_mixture_name("ml-100k", task.instruction_type)]
+        assert task not in members and len(members) == len(TASKS) - 1
+    # Only p1_i1_t3 stays out of the ladder; the other leave-one-out types stay in it.
+    assert len(plans["instructrec_ml100k_ladder_5"]) == 5
+    no_search = plans["instructrec_ml100k_all_but_psearch"]
+    assert [t.family for t in no_search].count("personalized_search") == 0
+    assert len(no_search) == 4
+    assert len(plans["instructrec_ml100k_all_but_search"]) == 5
+    named = mixtures.plan_mixtures("ml-100k", TASKS, leave_one_out_types=["p0_i2_t3"])
+    assert [n for n in named if "_all_but_p" in n and "search" not in n] == [
+        "instructrec_ml100k_all_but_p0_i2_t3"
+    ]
+    with pytest.raises(ValueError, match="leave_one_out_types"):
+        mixtures.plan_mixtures("ml-100k", TASKS, leave_one_out_types="p0_i2_t3")
+
+
+def test_a_single_family_gets_no_empty_family_leave_out():
+    only = [t for t in TASKS if t.family == "recommendation"]
+    plans = mixtures.plan_mixtures("ml-100k", only)
+    assert not any(name.endswith("all_but_seqrec") for name in plans)

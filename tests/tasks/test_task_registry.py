@@ -45,6 +45,8 @@ def test_registers_every_task_rank_task_and_mixture(registered):
         f"{PREFIX}{suffix}"
         for suffix in (
             *("all", "seqrec", "search", "psearch", "all_but_p1_i1_t3"),
+            *("all_but_p1_i0_t3", "all_but_p1_i0_t2", "all_but_p0_i2_t3"),
+            *("all_but_seqrec", "all_but_search", "all_but_psearch"),
             *("ladder_1", "ladder_2", "ladder_3"),
         )
     }
@@ -204,7 +206,9 @@ def test_reregistering_replaces_and_reset_removes(instructions_dir, vocab_path):
     with open(f"{copy}/manifest.json", "w") as handle:
         json.dump(raw, handle)
     first = registry.register_dataset_tasks(dataset, copy, vocab_path, rate="uniform")
-    second = registry.register_dataset_tasks(dataset, copy, vocab_path, held_out_types=())
+    second = registry.register_dataset_tasks(
+        dataset, copy, vocab_path, held_out_types=(), leave_one_out_types=()
+    )
     assert f"{prefix}all_but_p1_i1_t3" in first
     assert f"{prefix}all_but_p1_i1_t3" not in second
     assert f"{prefix}all_but_p1_i1_t3" not in seqio.MixtureRegistry.names()

@@ -1,0 +1,193 @@
+"""One arm x seed: one MODEL_DIR, trained and evaluated once.
+
+``<work_dir>/arms/<arm>/seed_<k>/`` is a MODEL_DIR (``instructrec_jax.training``) with the
+evaluation under ``eval/`` (``metrics.json``, ``results.md``, ``chart.png``) and a marker
+``ablation_arm.json``: ``{"fingerprint", "settings", "status": "started" | "done"}``. The
+fingerprint is a digest of everything that changes the arm's results (mixture, training
+settings, seed, dataset fingerprint, vocabulary, evaluation settings). A ``done`` arm with
+the same fingerprint is never redone; a ``started`` one resumes (the trainer from its latest
+checkpoint, the evaluation from its finished shards); a different fingerprint in the folder
+is an error, since resuming would mix two settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from instructrec_jax.ablation.config import AblationConfig, Arm
+from instructrec_jax.ablation.workspace import Workspace
+from instructrec_jax.atomic_files import write_json_atomic
+
+MARKER_FILE = "ablation_arm.json"
+EVAL_DIR = "eval"
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmRun:
+    """One (arm, seed) and its MODEL_DIR."""
+
+    arm: Arm
+    seed: int
+    model_dir: Path
+
+    @property
+    def metrics_path(self) -> Path:
+        """The evaluation's ``metrics.json``."""
+        return self.model_dir / EVAL_DIR / "metrics.json"
+
+
+def arm_runs(config: AblationConfig, root: str | Path | None = None) -> list[ArmRun]:
+    """Every (arm, seed) in gin order, under ``root`` (default ``<work_dir>/arms``)."""
+    base = Path(root) if root is not None else Path(config.work_dir).resolve() / "arms"
+    return [
+        ArmRun(config.arm(name), seed, base / name / f"seed_{seed}")
+        for name in config.arms
+        for seed in config.seeds
+    ]
+
+
+def evaluation_settings(config: AblationConfig) -> dict[str, Any]:
+    """The shared evaluation, as it enters every arm's fingerprint."""
+    return {
+        "scenarios": list(config.scenarios),
+        "protocols": list(config.protocols),
+        "max_test_examples": config.max_test_examples,
+        "max_valid_examples": config.max_valid_examples,
+        "data_seed": config.data_seed,
+        "bootstrap_resamples": config.bootstrap_resamples,
+    }
+
+
+def run_settings(run: ArmRun, config: AblationConfig, workspace: Workspace) -> dict[str, Any]:
+    """Everything that changes the run's results (JSON-able)."""
+    return {
+        "arm": run.arm.name,
+        "mixture": run.arm.mixture,
+        "training": dict(run.arm.settings),
+        "seed": run.seed,
+        "dataset": config.dataset,
+        "dataset_fingerprint": workspace.dataset_fingerprint,
+        "vocabulary": workspace.vocab_path,
+        "evaluation": evaluation_settings(config),
+        "baselines": list(config.baselines) if _evaluates_baselines(run, config) else [],
+        "num_tasks": workspace.mixture_sizes.get(run.arm.mixture),
+    }
+
+
+def fingerprint(settings: dict[str, Any]) -> str:
+    """16 hex digits of the settings' canonical JSON."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_marker(model_dir: Path) -> dict[str, Any] | None:
+    """The arm's marker, or None when the folder has none."""
+    path = model_dir / MARKER_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from None
+
+
+def is_done(run: ArmRun, digest: str) -> bool:
+    """Whether the run finished with these settings (raises if it holds other settings)."""
+    marker = read_marker(run.model_dir)
+    if marker is None:
+        return False
+    if marker.get("fingerprint") != digest:
+        raise ValueError(
+            f"{run.model_dir} holds arm {run.arm.name!r} trained with other settings "
+            f"(fingerprint {marker.get('fingerprint')} != {digest}); rename the arm or "
+            "remove the folder"
+        )
+    return marker.get("status") == "done" and run.metrics_path.is_file()
+
+
+def _evaluates_baselines(run: ArmRun, config: AblationConfig) -> bool:
+    return run.arm.name == config.reference and run.seed == config.seeds[0]
+
+
+def train_arm(run: ArmRun, workspace: Workspace) -> None:
+    """Train (or resume) the run's MODEL_DIR to its step count."""
+    from instructrec_jax.models.config import T5Config
+    from instructrec_jax.training import TrainConfig, train
+
+    settings = run.arm.settings
+    train(
+        TrainConfig(
+            model_dir=str(run.model_dir),
+            mixture_or_task_name=run.arm.mixture,
+            task_feature_lengths={
+                "inputs": settings["input_length"],
+                "targets": settings["target_length"],
+            },
+            train_steps=settings["train_steps"],
+            batch_size=settings["batch_size"],
+            model=model_config(run, workspace, T5Config),
+            learning_rate=settings["learning_rate"],
+            learning_rate_schedule=settings["learning_rate_schedule"],
+            warmup_steps=settings["warmup_steps"],
+            seed=run.seed,
+            checkpoint_period=max(settings["train_steps"] // 4, 1),
+            log_period=max(settings["train_steps"] // 20, 1),
+            eval_period=0,
+            validation_split=None,
+            progress_bar=False,
+        )
+    )
+
+
+def model_config(run: ArmRun, workspace: Workspace, t5_config: Any) -> Any:
+    """The arm's ``T5Config`` (preset at the workspace vocabulary, float32)."""
+    return t5_config.preset(
+        run.arm.settings["model_preset"], vocab_size=workspace.model_vocab_size, dtype="float32"
+    )
+
+
+def evaluate_arm(run: ArmRun, config: AblationConfig, workspace: Workspace) -> None:
+    """Evaluate the run's latest checkpoint on the shared candidate sets into ``eval/``."""
+    from instructrec_jax.evaluate import evaluate_checkpoint
+    from instructrec_jax.evaluation.runner import EvaluationConfig
+    from instructrec_jax.models.config import T5Config
+
+    evaluate_checkpoint(
+        checkpoint_path=str(run.model_dir),
+        dataset=str(workspace.processed_dir),
+        vocabulary=workspace.vocab_path,
+        output_dir=str(run.model_dir / EVAL_DIR),
+        model_config=model_config(run, workspace, T5Config),
+        baselines=config.baselines if _evaluates_baselines(run, config) else (),
+        hard_negative_retriever="sasrec" if "hard" in config.protocols else None,
+        evaluation=EvaluationConfig(
+            scenarios=config.scenarios,
+            protocols=config.protocols,
+            max_test_examples=config.max_test_examples,
+            max_valid_examples=config.max_valid_examples,
+            seed=config.data_seed,
+            bootstrap_resamples=config.bootstrap_resamples,
+        ),
+        max_input_tokens=run.arm.settings["input_length"],
+        progress=False,
+        baselines_dir=str(Path(config.work_dir).resolve() / "workspace" / "baselines"),
+    )
+
+
+def run_arm(run: ArmRun, config: AblationConfig, workspace: Workspace) -> bool:
+    """Train and evaluate the run unless it is done; returns whether work was done."""
+    settings = run_settings(run, config, workspace)
+    digest = fingerprint(settings)
+    if is_done(run, digest):
+        return False
+    run.model_dir.mkdir(parents=True, exist_ok=True)
+    marker = {"fingerprint": digest, "settings": settings, "status": "started"}
+    write_json_atomic(run.model_dir / MARKER_FILE, marker)
+    train_arm(run, workspace)
+    evaluate_arm(run, config, workspace)
+    write_json_atomic(run.model_dir / MARKER_FILE, {**marker, "status": "done"})
+    return True

@@ -1,0 +1,26 @@
+"""The completion marker and its settings fingerprint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from instructrec_jax.ablation import arms as arms_lib
+from tests.ablation.helpers import small_config
+
+
+def test_a_finished_arm_is_done_only_under_the_same_fingerprint(tmp_path):
+    (run, *_) = arms_lib.arm_runs(small_config(tmp_path))
+    assert not arms_lib.is_done(run, "abc")  # nothing there yet
+    run.metrics_path.parent.mkdir(parents=True)
+    run.metrics_path.write_text("{}")
+    marker = {"fingerprint": "abc", "settings": {}, "status": "started"}
+    (run.model_dir / arms_lib.MARKER_FILE).write_text(json.dumps(marker))
+    assert not arms_lib.is_done(run, "abc")  # started, not finished: resumes
+    (run.model_dir / arms_lib.MARKER_FILE).write_text(json.dumps({**marker, "status": "done"}))
+    assert arms_lib.is_done(run, "abc")
+    # Changed settings under an arm's name are refused, not mixed into its MODEL_DIR.
+    with pytest.raises(ValueError, match="other settings"):
+        arms_lib.is_done(run, "def")
+    assert arms_lib.fingerprint({"a": 1, "b": 2}) == arms_lib.fingerprint({"b": 2, "a": 1})
