@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MESH_AXES = ("data", "model")
 LogicalRules = tuple[tuple[str, str | None], ...]
+
+logger = logging.getLogger(__name__)
 
 
 def standard_logical_axis_rules(fsdp: bool = False) -> LogicalRules:
@@ -45,30 +48,105 @@ def standard_logical_axis_rules(fsdp: bool = False) -> LogicalRules:
     return tuple(rules)
 
 
-def make_mesh(
-    num_partitions: int | None = None,
-    mesh_shape: tuple[int, int] | None = None,
-    devices: Sequence[jax.Device] | None = None,
-) -> Mesh:
-    """A ('data', 'model') mesh over ``devices`` (default: all).
+class MeshError(ValueError):
+    """A mesh that cannot be laid out on the devices; the message says why and what to change."""
 
-    ``mesh_shape`` gives both sizes; otherwise ``num_partitions`` (default 1) is the model
-    axis and the data axis takes the remaining devices.
-    """
-    devices = list(jax.devices() if devices is None else devices)
-    count = len(devices)
+
+def _mesh_shape(
+    count: int, num_partitions: int | None, mesh_shape: Sequence[int] | None
+) -> tuple[int, int]:
+    """The (data, model) sizes over ``count`` devices."""
     if mesh_shape is not None:
         shape = tuple(int(size) for size in mesh_shape)
         if len(shape) != 2 or shape[0] * shape[1] != count:
-            raise ValueError(f"mesh_shape {mesh_shape} does not cover {count} devices")
-    else:
-        partitions = 1 if num_partitions is None else int(num_partitions)
-        if partitions <= 0 or count % partitions:
-            raise ValueError(f"num_partitions={num_partitions} does not divide {count} devices")
-        shape = (count // partitions, partitions)
+            raise ValueError(f"mesh_shape {tuple(mesh_shape)} does not cover {count} devices")
+        return shape[0], shape[1]
+    partitions = 1 if num_partitions is None else int(num_partitions)
+    if partitions <= 0 or count % partitions:
+        raise ValueError(f"num_partitions={num_partitions} does not divide {count} devices")
+    return count // partitions, partitions
+
+
+def num_slices(devices: Sequence[Any]) -> int:
+    """How many slices (TPU pods joined by the data-center network) the devices span."""
+    return len({getattr(device, "slice_index", 0) for device in devices})
+
+
+def _granules(devices: Sequence[Any], count: int) -> bool:
+    """Whether the DCN units are processes (GPU hosts) rather than slices; checks ``count``."""
+    slices = num_slices(devices)
+    if slices == count:
+        return False
+    processes = len({device.process_index for device in devices})
+    if slices == 1 and processes == count:
+        return True
+    raise MeshError(
+        f"dcn_mesh_shape covers {count} slices, but the devices form {slices} slice(s) "
+        f"on {processes} process(es)"
+    )
+
+
+def make_mesh(
+    num_partitions: int | None = None,
+    mesh_shape: Sequence[int] | None = None,
+    devices: Sequence[Any] | None = None,
+    *,
+    dcn_mesh_shape: Sequence[int] | None = None,
+    allow_split_physical_axes: bool = False,
+    reshape_fallback: bool = False,
+) -> Mesh:
+    """A ('data', 'model') mesh over ``devices`` (default: all), laid out for the network.
+
+    ``mesh_shape`` gives both sizes over all devices; otherwise ``num_partitions`` (default
+    1) is the model axis and the data axis takes the remaining devices. On several slices
+    (multi-slice TPU: devices with distinct ``slice_index``) the mesh is hybrid, as in
+    T5X and MaxText: ``dcn_mesh_shape`` (default ``(slices, 1)``: data parallelism across
+    slices) says how many slices each axis spans, and each slice holds a
+    ``mesh_shape / dcn_mesh_shape`` block laid out on its ICI torus
+    (``mesh_utils.create_hybrid_device_mesh``). A ``dcn_mesh_shape`` on one slice makes
+    processes (GPU hosts) the DCN units.
+
+    Raises:
+      ValueError: sizes that do not cover the devices.
+      MeshError: ``mesh_utils`` cannot lay the shape out on the physical devices (e.g. an
+        axis that would split a torus dimension); the message gives its reason. With
+        ``reshape_fallback=True`` the devices are reshaped in their listed order instead
+        (collectives may then cross slow links), with a warning.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    shape = _mesh_shape(len(devices), num_partitions, mesh_shape)
+    slices = num_slices(devices)
+    if dcn_mesh_shape is None and slices > 1:
+        dcn_mesh_shape = (slices, 1)
+    dcn = None if dcn_mesh_shape is None else tuple(int(size) for size in dcn_mesh_shape)
+    if dcn is not None and (
+        len(dcn) != 2 or min(dcn) < 1 or shape[0] % dcn[0] or shape[1] % dcn[1]
+    ):
+        raise MeshError(f"dcn_mesh_shape {dcn_mesh_shape} does not divide the mesh {shape}")
     try:
-        grid = mesh_utils.create_device_mesh(shape, devices)
-    except (ValueError, NotImplementedError, AssertionError):
+        if dcn is None or dcn == (1, 1):
+            grid = mesh_utils.create_device_mesh(
+                shape, devices, allow_split_physical_axes=allow_split_physical_axes
+            )
+        else:
+            ici = (shape[0] // dcn[0], shape[1] // dcn[1])
+            grid = mesh_utils.create_hybrid_device_mesh(
+                ici,
+                dcn,
+                devices,
+                process_is_granule=_granules(devices, dcn[0] * dcn[1]),
+                allow_split_physical_axes=allow_split_physical_axes,
+            )
+    except (ValueError, NotImplementedError, AssertionError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        layout = f"mesh {shape}" + (f" with dcn_mesh_shape {dcn}" if dcn else "")
+        if not reshape_fallback:
+            raise MeshError(
+                f"cannot lay out the {layout} on {len(devices)} {devices[0].device_kind} "
+                f"devices: {reason} (choose another mesh shape, or allow a plain reshape with "
+                "MESH_RESHAPE_FALLBACK=True)"
+            ) from error
+        logger.warning("%s: %s; reshaping the devices in order instead", layout, reason)
         grid = np.asarray(devices, dtype=object).reshape(shape)
     return Mesh(grid, MESH_AXES)
 

@@ -13,15 +13,12 @@ import logging
 
 import jax
 
-from instructrec_jax.models.t5 import Transformer
-from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
 from instructrec_jax.training import input_pipeline
 from instructrec_jax.training.checkpointing import Checkpointer, checkpoint_dir
 from instructrec_jax.training.config import EvalFn, TrainConfig, TrainResult
 from instructrec_jax.training.loop import TrainLoop
 from instructrec_jax.training.metrics_writer import MetricsWriter
 from instructrec_jax.training.monitor import NonFiniteError
-from instructrec_jax.training.optimizer import learning_rate_schedule
 from instructrec_jax.training.preemption import PreemptedError, PreemptionWatch
 from instructrec_jax.training.preflight import (
     check_before_compile,
@@ -29,14 +26,14 @@ from instructrec_jax.training.preflight import (
     prepare_model_dir,
     write_train_config,
 )
+from instructrec_jax.training.program import build_train_program, train_mesh
 from instructrec_jax.training.state import (
     StateLayout,
     TrainState,
-    build_layout,
     init_state,
     state_from_params,
 )
-from instructrec_jax.training.step import jit_train_step, make_eval_step, make_train_step
+from instructrec_jax.training.step import make_eval_step
 
 logger = logging.getLogger(__name__)
 
@@ -79,30 +76,16 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
         prepare_model_dir(config.model_dir)
         write_train_config(config)
 
-    mesh = make_mesh(config.num_partitions, config.mesh_shape)
-    rules = standard_logical_axis_rules(config.fsdp)
-    schedule = learning_rate_schedule(
-        config.learning_rate, config.learning_rate_schedule, config.warmup_steps
-    )
-    model_config = config.model_config
-    layout = build_layout(model_config, mesh, rules, schedule, config.optimizer)
-    batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
-    model = Transformer(model_config)
-    pure_step = make_train_step(
-        model,
-        layout,
-        z_loss=config.z_loss,
-        num_microbatches=config.num_microbatches,
-        dropout=model_config.dropout_rate > 0,
-        seed=config.seed,
-    )
+    program = build_train_program(config, train_mesh(config))
+    layout, batch_sharding, schedule = program.layout, program.batch_sharding, program.schedule
+    mesh, rules = program.mesh, program.rules
     checkpointer = Checkpointer(
         config.model_dir, config.keep_checkpoints, config.async_checkpointing
     )
     loop = TrainLoop(
         config=config,
-        train_step=jit_train_step(pure_step, layout, mesh, rules, batch_sharding),
-        eval_step=make_eval_step(model, layout, mesh, rules, batch_sharding, config.z_loss),
+        train_step=program.step_fn(),
+        eval_step=make_eval_step(program.model, layout, mesh, rules, batch_sharding, config.z_loss),
         shard=input_pipeline.host_shard(batch_sharding, config.batch_size),
         batch_sharding=batch_sharding,
         schedule=schedule,
