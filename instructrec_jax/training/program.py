@@ -20,7 +20,7 @@ from instructrec_jax.partitioning import LogicalRules, make_mesh, standard_logic
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.optimizer import learning_rate_schedule
 from instructrec_jax.training.state import StateLayout, build_layout
-from instructrec_jax.training.step import TrainStepFn, jit_train_step, make_train_step, sharded_jit
+from instructrec_jax.training.step import TrainStepFn, jit_train_step, make_train_step, sharded_train_step_jit
 
 
 def train_mesh(
@@ -60,7 +60,7 @@ class TrainProgram:
     def jitted(self) -> Any:
         """The ``jax.jit`` of the step (lower it under :meth:`Partitioner.activate`-style
         mesh and rules contexts)."""
-        return sharded_jit(self.pure_step, self.layout, self.batch_sharding)
+        return sharded_train_step_jit(self.pure_step, self.layout, self.batch_sharding)
 
 
 def build_train_program(config: TrainConfig, mesh: Mesh) -> TrainProgram:

@@ -141,20 +141,6 @@ def make_train_step(
     return step
 
 
-def sharded_jit(
-    step: Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]],
-    layout: StateLayout,
-    batch_sharding: NamedSharding,
-) -> Any:
-    """The ``jax.jit`` of ``step``: the state's shardings in and out, its buffers donated."""
-    return jax.jit(
-        step,
-        in_shardings=(layout.state_shardings, batch_sharding),
-        out_shardings=(layout.state_shardings, None),
-        donate_argnums=(0,),
-    )
-
-
 def jit_train_step(
     step: Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]],
     layout: StateLayout,
@@ -163,7 +149,12 @@ def jit_train_step(
     batch_sharding: NamedSharding,
 ) -> TrainStepFn:
     """``jax.jit`` with the state's shardings in and out; the state buffer is donated."""
-    jitted = sharded_jit(step, layout, batch_sharding)
+    jitted = jax.jit(
+        step,
+        in_shardings=(layout.state_shardings, batch_sharding),
+        out_shardings=(layout.state_shardings, None),
+        donate_argnums=(0,),
+    )
 
     def run(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         with jax.set_mesh(mesh), nn.logical_axis_rules(list(rules)):
