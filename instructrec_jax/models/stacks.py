@@ -189,7 +189,8 @@ class Encoder(nn.Module):
         x = self.shared_embedding(tokens)
         x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
         x = self.dropout(x, deterministic=deterministic)
-        bias = add_mask_bias(self.relpos_bias(positions, positions), mask_bias)
+        position_bias = self.relpos_bias(positions, positions)
+        bias = add_mask_bias(position_bias, mask_bias, self.config.cpu_rewrites)
         if self.config.scan_layers:
             x, _ = self.layers(x, bias, enable_dropout)
         else:
@@ -313,4 +314,5 @@ class Decoder(nn.Module):
         if target_tokens is not None:
             # Keys whose target is padding are masked; real positions never see them.
             mask = mask & (target_tokens.reshape(tokens.shape) > 0)[:, None, None, :]
-        return add_mask_bias(self.relpos_bias(positions, positions), mask_to_bias(mask))
+        position_bias = self.relpos_bias(positions, positions)
+        return add_mask_bias(position_bias, mask_to_bias(mask), self.config.cpu_rewrites)

@@ -80,7 +80,7 @@ def build_layout(
     logical_specs = nn.get_partition_spec(boxed)
     shapes = nn.unbox(boxed)
     plans = plan_tree(shapes, logical_specs, adafactor.min_dim_size_to_factor)
-    optimizer = factored_adafactor(learning_rate, plans, adafactor)
+    optimizer = factored_adafactor(learning_rate, plans, adafactor, model_config.cpu_rewrites)
     opt_specs = state_partition_specs(logical_specs, plans)
     shardings = TrainState(
         step=NamedSharding(mesh, PartitionSpec()),
