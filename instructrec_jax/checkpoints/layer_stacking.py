@@ -8,6 +8,9 @@ other subtree (embeddings, norms, relative-position tables) passes through uncha
 :func:`to_layout` converts to the layout a config expects, whichever layout it is given, so
 importers, exporters and the trainer's initial checkpoint call it without knowing the source.
 Works on host numpy arrays, jax arrays (kept on device) and ``jax.ShapeDtypeStruct``.
+0-d leaves stay 0-d: T5 has no scalar parameters, and in trees that mirror the parameters
+(the trainer's Adafactor slots) a scalar is the placeholder of an unused slot, the same for
+a stack as for each of its layers.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ def _stack(*arrays: Any) -> Any:
     """Stack on a new axis 0: numpy stays on the host, jax arrays on device, and shape-only
     ``jax.ShapeDtypeStruct`` leaves give a shape-only result."""
     first = arrays[0]
+    if all(np.ndim(array) == 0 for array in arrays):
+        return first
     if isinstance(first, jax.ShapeDtypeStruct):
         return jax.ShapeDtypeStruct((len(arrays), *first.shape), first.dtype)
     if all(isinstance(array, np.ndarray) for array in arrays):
@@ -41,6 +46,8 @@ def _stack(*arrays: Any) -> Any:
 
 def _take(array: Any, index: int) -> Any:
     """``array[index]`` along axis 0 (shape-only for ``jax.ShapeDtypeStruct``)."""
+    if np.ndim(array) == 0:
+        return array
     if isinstance(array, jax.ShapeDtypeStruct):
         return jax.ShapeDtypeStruct(array.shape[1:], array.dtype)
     return array[index]
@@ -89,7 +96,8 @@ def unstack_layers(params: Params) -> Params:
         if stack is None or SCANNED_NAME not in stack:
             continue
         stacked = stack[SCANNED_NAME]
-        counts = {leaf.shape[0] for leaf in jax.tree_util.tree_leaves(stacked)}
+        leaves = jax.tree_util.tree_leaves(stacked)
+        counts = {leaf.shape[0] for leaf in leaves if np.ndim(leaf) > 0}
         if len(counts) != 1:
             raise ValueError(f"{stack_name}/layers: leading (layer) dims differ: {sorted(counts)}")
         (count,) = counts

@@ -132,3 +132,11 @@ def state_from_params(layout: StateLayout, params: Any, step: int = 0) -> TrainS
     )
     step_array = jax.device_put(jnp.asarray(step, jnp.int32), layout.state_shardings.step)
     return TrainState(step_array, placed, init_opt(placed))
+
+
+def state_from_checkpoint_tree(layout: StateLayout, tree: dict[str, Any]) -> TrainState:
+    """A full state (params, optimizer state, step) from a host checkpoint tree
+    (:meth:`TrainState.to_checkpoint` layout, numpy leaves), each device receiving its shard."""
+    target = layout.abstract_state.to_checkpoint()
+    placed = jax.tree_util.tree_map_with_path(_place_sharded, tree, target)
+    return TrainState.from_checkpoint(placed)
