@@ -56,7 +56,7 @@ def test_compile_scan_bench_compiles_both_layouts_and_prints_the_ratio():
         "--preset=tiny",
         "--layers=1",
         "--vocab=64",
-        "--batch=2",
+        "--batch=8",  # the suite runs 8 CPU devices (tests/conftest.py)
         "--inputs=8",
         "--targets=4",
         "--dtype=float32",
