@@ -16,6 +16,7 @@ import jax
 from instructrec_jax.training import input_pipeline
 from instructrec_jax.training.checkpointing import Checkpointer, checkpoint_dir
 from instructrec_jax.training.config import EvalFn, TrainConfig, TrainResult
+from instructrec_jax.training.layout_resume import restore_converted, saved_with_stacked_layers
 from instructrec_jax.training.loop import TrainLoop
 from instructrec_jax.training.metrics_writer import MetricsWriter
 from instructrec_jax.training.monitor import NonFiniteError
@@ -50,9 +51,18 @@ def _initial_state(
     """
     latest = checkpointer.latest_step()
     if latest is not None:
-        target = layout.abstract_state.to_checkpoint()
-        state = TrainState.from_checkpoint(checkpointer.restore(latest, target))
-        logger.info("resuming from %s", checkpoint_dir(config.model_dir, latest))
+        step_dir = checkpoint_dir(config.model_dir, latest)
+        if saved_with_stacked_layers(step_dir) == config.model_config.scan_layers:
+            target = layout.abstract_state.to_checkpoint()
+            state = TrainState.from_checkpoint(checkpointer.restore(latest, target))
+            logger.info("resuming from %s", step_dir)
+        else:
+            state = restore_converted(step_dir, layout, config.model_config)
+            logger.info(
+                "resuming from %s, converted to scan_layers=%s",
+                step_dir,
+                config.model_config.scan_layers,
+            )
         return state, latest, int(jax.device_get(state.step - state.opt_state.count))
     if config.initial_checkpoint_path:
         from instructrec_jax.checkpoints import load_params
