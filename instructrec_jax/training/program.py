@@ -20,7 +20,12 @@ from instructrec_jax.partitioning import LogicalRules, make_mesh, standard_logic
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.optimizer import learning_rate_schedule
 from instructrec_jax.training.state import StateLayout, build_layout
-from instructrec_jax.training.step import TrainStepFn, jit_train_step, make_train_step, sharded_train_step_jit
+from instructrec_jax.training.step import (
+    TrainStepFn,
+    jit_train_step,
+    make_train_step,
+    sharded_train_step_jit,
+)
 
 
 def train_mesh(
