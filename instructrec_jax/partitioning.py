@@ -1,8 +1,10 @@
 """Device mesh, logical-axis rules and a small partitioner (T5X-compatible conventions).
 
-The mesh has axes ``('data', 'model')``. Parameters and activations carry logical axis
-names (``batch``, ``embed``, ``mlp``, ``heads``, ``joined_kv``, ``kv``, ``vocab``,
-``length``, ``relpos_buckets``, ``layers``); the rules map them onto mesh axes.
+The mesh has axes ``('data', 'model')``, laid out on the physical network: on a TPU
+slice along its torus, across several slices (or GPU hosts) as an ICI x DCN hybrid mesh.
+Parameters and activations carry logical axis names (``batch``, ``embed``, ``mlp``,
+``heads``, ``joined_kv``, ``kv``, ``vocab``, ``length``, ``relpos_buckets``, ``layers``);
+the rules map them onto mesh axes.
 """
 
 from __future__ import annotations
@@ -86,6 +88,51 @@ def _granules(devices: Sequence[Any], count: int) -> bool:
     )
 
 
+def device_grid(
+    shape: tuple[int, int],
+    devices: Sequence[Any],
+    dcn_mesh_shape: Sequence[int] | None = None,
+    *,
+    allow_split_physical_axes: bool = False,
+    reshape_fallback: bool = False,
+) -> np.ndarray:
+    """``devices`` arranged as a ``shape`` (data, model) array for the network (see
+    :func:`make_mesh`); raises :class:`MeshError` as it does."""
+    slices = num_slices(devices)
+    if dcn_mesh_shape is None and slices > 1:
+        dcn_mesh_shape = (slices, 1)
+    dcn = None if dcn_mesh_shape is None else tuple(int(size) for size in dcn_mesh_shape)
+    if dcn is not None and (
+        len(dcn) != 2 or min(dcn) < 1 or shape[0] % dcn[0] or shape[1] % dcn[1]
+    ):
+        raise MeshError(f"dcn_mesh_shape {dcn_mesh_shape} does not divide the mesh {shape}")
+    hybrid = dcn is not None and dcn != (1, 1)
+    by_process = _granules(devices, dcn[0] * dcn[1]) if hybrid else False
+    try:
+        if not hybrid:
+            return mesh_utils.create_device_mesh(
+                shape, devices, allow_split_physical_axes=allow_split_physical_axes
+            )
+        return mesh_utils.create_hybrid_device_mesh(
+            (shape[0] // dcn[0], shape[1] // dcn[1]),
+            dcn,
+            devices,
+            process_is_granule=by_process,
+            allow_split_physical_axes=allow_split_physical_axes,
+        )
+    except (ValueError, NotImplementedError, AssertionError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        layout = f"mesh {shape}" + (f" with dcn_mesh_shape {dcn}" if hybrid else "")
+        if not reshape_fallback:
+            raise MeshError(
+                f"cannot lay out the {layout} on {len(devices)} {devices[0].device_kind} "
+                f"devices: {reason} (choose another mesh shape, or allow a plain reshape with "
+                "MESH_RESHAPE_FALLBACK=True)"
+            ) from error
+        logger.warning("%s: %s; reshaping the devices in order instead", layout, reason)
+        return np.asarray(devices, dtype=object).reshape(shape)
+
+
 def make_mesh(
     num_partitions: int | None = None,
     mesh_shape: Sequence[int] | None = None,
@@ -108,46 +155,21 @@ def make_mesh(
 
     Raises:
       ValueError: sizes that do not cover the devices.
-      MeshError: ``mesh_utils`` cannot lay the shape out on the physical devices (e.g. an
-        axis that would split a torus dimension); the message gives its reason. With
-        ``reshape_fallback=True`` the devices are reshaped in their listed order instead
-        (collectives may then cross slow links), with a warning.
+      MeshError: a ``dcn_mesh_shape`` that does not match the slices, or ``mesh_utils``
+        cannot lay the shape out on the physical devices (e.g. an axis that would split a
+        torus dimension); the message gives its reason. With ``reshape_fallback=True`` the
+        devices are reshaped in their listed order instead (collectives may then cross slow
+        links), with a warning.
     """
     devices = list(jax.devices() if devices is None else devices)
     shape = _mesh_shape(len(devices), num_partitions, mesh_shape)
-    slices = num_slices(devices)
-    if dcn_mesh_shape is None and slices > 1:
-        dcn_mesh_shape = (slices, 1)
-    dcn = None if dcn_mesh_shape is None else tuple(int(size) for size in dcn_mesh_shape)
-    if dcn is not None and (
-        len(dcn) != 2 or min(dcn) < 1 or shape[0] % dcn[0] or shape[1] % dcn[1]
-    ):
-        raise MeshError(f"dcn_mesh_shape {dcn_mesh_shape} does not divide the mesh {shape}")
-    try:
-        if dcn is None or dcn == (1, 1):
-            grid = mesh_utils.create_device_mesh(
-                shape, devices, allow_split_physical_axes=allow_split_physical_axes
-            )
-        else:
-            ici = (shape[0] // dcn[0], shape[1] // dcn[1])
-            grid = mesh_utils.create_hybrid_device_mesh(
-                ici,
-                dcn,
-                devices,
-                process_is_granule=_granules(devices, dcn[0] * dcn[1]),
-                allow_split_physical_axes=allow_split_physical_axes,
-            )
-    except (ValueError, NotImplementedError, AssertionError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        layout = f"mesh {shape}" + (f" with dcn_mesh_shape {dcn}" if dcn else "")
-        if not reshape_fallback:
-            raise MeshError(
-                f"cannot lay out the {layout} on {len(devices)} {devices[0].device_kind} "
-                f"devices: {reason} (choose another mesh shape, or allow a plain reshape with "
-                "MESH_RESHAPE_FALLBACK=True)"
-            ) from error
-        logger.warning("%s: %s; reshaping the devices in order instead", layout, reason)
-        grid = np.asarray(devices, dtype=object).reshape(shape)
+    grid = device_grid(
+        shape,
+        devices,
+        dcn_mesh_shape,
+        allow_split_physical_axes=allow_split_physical_axes,
+        reshape_fallback=reshape_fallback,
+    )
     return Mesh(grid, MESH_AXES)
 
 
