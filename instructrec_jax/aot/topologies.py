@@ -126,10 +126,15 @@ def parse_target(name: str, num_slices: int = 1) -> Target:
 
 def prepare_backends(target: Target) -> None:
     """Settings that must precede JAX's backend start: host CPUs only (no accelerator is
-    claimed, even on a TPU VM or GPU machine) and, for ``cpu:N``, N devices."""
+    claimed, even on a TPU VM or GPU machine), libtpu without its one-process lock and,
+    for ``cpu:N``, N devices."""
     import jax
 
     jax.config.update("jax_platforms", "cpu")
+    if target.platform == "tpu":
+        # libtpu admits one process per host (a lock file) unless told otherwise; a compile
+        # check opens no TPU chip, so it may run beside training or another check.
+        os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     if target.platform == "cpu":
         jax.config.update("jax_num_cpu_devices", target.num_devices)
 
