@@ -12,7 +12,9 @@ ahead of time for ``--topology`` (:mod:`instructrec_jax.aot.topologies`: ``v4-8`
 ``v5litepod-16``, ``v6e-8``, ``h100x8``, ``h200x8``, ``cpu:8``; ``--num_slices`` slices or GPU
 hosts) with no accelerator attached. Prints the bytes per device (parameters, optimizer
 state, temporaries, total) against the device's memory, whether it fits, the compile time
-and XLA's FLOP count; ``--find_max_batch`` also searches the largest global batch that fits.
+and XLA's FLOP count of one device's program (XLA counts a loop body once, so with
+``scan_layers`` it misses most of the layers' FLOPs; the train step's count from the model's
+shapes is printed beside it); ``--find_max_batch`` also searches the largest global batch that fits.
 ``--mode=score`` compiles the evaluation scoring step instead (``--batch_size``
 instructions of ``inputs`` tokens, ``--num_candidates`` candidates of ``targets`` tokens).
 
@@ -135,6 +137,8 @@ def describe(summary: dict[str, Any]) -> str:
         f"compile     {summary['compile_seconds']:.1f} s (lowering {summary['lower_seconds']:.1f}"
         f" s); XLA FLOPs per device {flops}",
     ]
+    if "model_flops_per_device" in summary:
+        lines[-1] += f" (model count {summary['model_flops_per_device']:.4g})"
     if summary["compiler_error"]:
         lines.append(f"compiler    {summary['compiler_error']}")
     if "max_batch" in summary:
@@ -194,6 +198,16 @@ def prepare(flags: argparse.Namespace, bindings: Sequence[str]) -> Check:
     return Check(target, config, mesh, memory, granularity)
 
 
+def _model_flops(config: Any) -> float:
+    """The train step's matmul FLOPs counted from the model's shapes (training/flops.py)."""
+    from instructrec_jax.training.flops import train_step_flops
+
+    lengths = config.task_feature_lengths
+    return train_step_flops(
+        config.model_config, config.batch_size, int(lengths["inputs"]), int(lengths["targets"])
+    )
+
+
 def run(flags: argparse.Namespace, check: Check) -> dict[str, Any]:
     """Compile at the configured batch (and search the largest one with
     ``--find_max_batch``); the summary :func:`describe` prints."""
@@ -233,6 +247,8 @@ def run(flags: argparse.Namespace, check: Check) -> dict[str, Any]:
         "physical_memory_bytes": target.physical_memory_bytes,
         **result_json(result),
     }
+    if flags.mode == "train":
+        summary["model_flops_per_device"] = _model_flops(config) / summary["num_devices"]
     if flags.find_max_batch:
         best, probes = find_max_batch(
             compile_at, check.granularity, config.batch_size, flags.max_batch_limit
