@@ -40,6 +40,10 @@ EXTRAS_REQUIRE = {
     ],
     "tpu": ["jax[tpu]>=0.7.0"],
     "gpu": ["jax[cuda12]>=0.7.0"],
+    # Ahead-of-time compile checks on any host (python -m instructrec_jax.compile_check):
+    # libtpu (~213 MB) for TPU targets and the CUDA PJRT plugin without the CUDA libraries
+    # (~182 MB) for GPU targets, both of the installed jax's version.
+    "aot": ["jax[tpu,cuda12-local]>=0.7.0"],
 }
 
 setup(

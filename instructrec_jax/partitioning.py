@@ -1,14 +1,17 @@
 """Device mesh, logical-axis rules and a small partitioner (T5X-compatible conventions).
 
-The mesh has axes ``('data', 'model')``. Parameters and activations carry logical axis
-names (``batch``, ``embed``, ``mlp``, ``heads``, ``joined_kv``, ``kv``, ``vocab``,
-``length``, ``relpos_buckets``, ``layers``); the rules map them onto mesh axes.
+The mesh has axes ``('data', 'model')``, laid out on the physical network: on a TPU
+slice along its torus, across several slices (or GPU hosts) as an ICI x DCN hybrid mesh.
+Parameters and activations carry logical axis names (``batch``, ``embed``, ``mlp``,
+``heads``, ``joined_kv``, ``kv``, ``vocab``, ``length``, ``relpos_buckets``, ``layers``);
+the rules map them onto mesh axes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -20,6 +23,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MESH_AXES = ("data", "model")
 LogicalRules = tuple[tuple[str, str | None], ...]
+
+logger = logging.getLogger(__name__)
 
 
 def standard_logical_axis_rules(fsdp: bool = False) -> LogicalRules:
@@ -45,31 +50,126 @@ def standard_logical_axis_rules(fsdp: bool = False) -> LogicalRules:
     return tuple(rules)
 
 
-def make_mesh(
-    num_partitions: int | None = None,
-    mesh_shape: tuple[int, int] | None = None,
-    devices: Sequence[jax.Device] | None = None,
-) -> Mesh:
-    """A ('data', 'model') mesh over ``devices`` (default: all).
+class MeshError(ValueError):
+    """A mesh that cannot be laid out on the devices; the message says why and what to change."""
 
-    ``mesh_shape`` gives both sizes; otherwise ``num_partitions`` (default 1) is the model
-    axis and the data axis takes the remaining devices.
-    """
-    devices = list(jax.devices() if devices is None else devices)
-    count = len(devices)
+
+def _mesh_shape(
+    count: int, num_partitions: int | None, mesh_shape: Sequence[int] | None
+) -> tuple[int, int]:
+    """The (data, model) sizes over ``count`` devices."""
     if mesh_shape is not None:
         shape = tuple(int(size) for size in mesh_shape)
         if len(shape) != 2 or shape[0] * shape[1] != count:
-            raise ValueError(f"mesh_shape {mesh_shape} does not cover {count} devices")
-    else:
-        partitions = 1 if num_partitions is None else int(num_partitions)
-        if partitions <= 0 or count % partitions:
-            raise ValueError(f"num_partitions={num_partitions} does not divide {count} devices")
-        shape = (count // partitions, partitions)
+            raise ValueError(f"mesh_shape {tuple(mesh_shape)} does not cover {count} devices")
+        return shape[0], shape[1]
+    partitions = 1 if num_partitions is None else int(num_partitions)
+    if partitions <= 0 or count % partitions:
+        raise ValueError(f"num_partitions={num_partitions} does not divide {count} devices")
+    return count // partitions, partitions
+
+
+def num_slices(devices: Sequence[Any]) -> int:
+    """How many slices (TPU pods joined by the data-center network) the devices span."""
+    return len({getattr(device, "slice_index", 0) for device in devices})
+
+
+def _granules(devices: Sequence[Any], count: int) -> bool:
+    """Whether the DCN units are processes (GPU hosts) rather than slices; checks ``count``."""
+    slices = num_slices(devices)
+    if slices == count:
+        return False
+    processes = len({device.process_index for device in devices})
+    if slices == 1 and processes == count:
+        return True
+    raise MeshError(
+        f"dcn_mesh_shape covers {count} slices, but the devices form {slices} slice(s) "
+        f"on {processes} process(es)"
+    )
+
+
+def device_grid(
+    shape: tuple[int, int],
+    devices: Sequence[Any],
+    dcn_mesh_shape: Sequence[int] | None = None,
+    *,
+    allow_split_physical_axes: bool = False,
+    reshape_fallback: bool = False,
+) -> np.ndarray:
+    """``devices`` arranged as a ``shape`` (data, model) array for the network (see
+    :func:`make_mesh`); raises :class:`MeshError` as it does."""
+    slices = num_slices(devices)
+    if dcn_mesh_shape is None and slices > 1:
+        dcn_mesh_shape = (slices, 1)
+    dcn = None if dcn_mesh_shape is None else tuple(int(size) for size in dcn_mesh_shape)
+    if dcn is not None and (
+        len(dcn) != 2 or min(dcn) < 1 or shape[0] % dcn[0] or shape[1] % dcn[1]
+    ):
+        raise MeshError(f"dcn_mesh_shape {dcn_mesh_shape} does not divide the mesh {shape}")
+    hybrid = dcn is not None and dcn != (1, 1)
+    by_process = _granules(devices, dcn[0] * dcn[1]) if hybrid else False
     try:
-        grid = mesh_utils.create_device_mesh(shape, devices)
-    except (ValueError, NotImplementedError, AssertionError):
-        grid = np.asarray(devices, dtype=object).reshape(shape)
+        if not hybrid:
+            return mesh_utils.create_device_mesh(
+                shape, devices, allow_split_physical_axes=allow_split_physical_axes
+            )
+        return mesh_utils.create_hybrid_device_mesh(
+            (shape[0] // dcn[0], shape[1] // dcn[1]),
+            dcn,
+            devices,
+            process_is_granule=by_process,
+            allow_split_physical_axes=allow_split_physical_axes,
+        )
+    except (ValueError, NotImplementedError, AssertionError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        layout = f"mesh {shape}" + (f" with dcn_mesh_shape {dcn}" if hybrid else "")
+        if not reshape_fallback:
+            raise MeshError(
+                f"cannot lay out the {layout} on {len(devices)} {devices[0].device_kind} "
+                f"devices: {reason} (choose another mesh shape, or allow a plain reshape with "
+                "MESH_RESHAPE_FALLBACK=True)"
+            ) from error
+        logger.warning("%s: %s; reshaping the devices in order instead", layout, reason)
+        return np.asarray(devices, dtype=object).reshape(shape)
+
+
+def make_mesh(
+    num_partitions: int | None = None,
+    mesh_shape: Sequence[int] | None = None,
+    devices: Sequence[Any] | None = None,
+    *,
+    dcn_mesh_shape: Sequence[int] | None = None,
+    allow_split_physical_axes: bool = False,
+    reshape_fallback: bool = False,
+) -> Mesh:
+    """A ('data', 'model') mesh over ``devices`` (default: all), laid out for the network.
+
+    ``mesh_shape`` gives both sizes over all devices; otherwise ``num_partitions`` (default
+    1) is the model axis and the data axis takes the remaining devices. On several slices
+    (multi-slice TPU: devices with distinct ``slice_index``) the mesh is hybrid, as in
+    T5X and MaxText: ``dcn_mesh_shape`` (default ``(slices, 1)``: data parallelism across
+    slices) says how many slices each axis spans, and each slice holds a
+    ``mesh_shape / dcn_mesh_shape`` block laid out on its ICI torus
+    (``mesh_utils.create_hybrid_device_mesh``). A ``dcn_mesh_shape`` on one slice makes
+    processes (GPU hosts) the DCN units.
+
+    Raises:
+      ValueError: sizes that do not cover the devices.
+      MeshError: a ``dcn_mesh_shape`` that does not match the slices, or ``mesh_utils``
+        cannot lay the shape out on the physical devices (e.g. an axis that would split a
+        torus dimension); the message gives its reason. With ``reshape_fallback=True`` the
+        devices are reshaped in their listed order instead (collectives may then cross slow
+        links), with a warning.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    shape = _mesh_shape(len(devices), num_partitions, mesh_shape)
+    grid = device_grid(
+        shape,
+        devices,
+        dcn_mesh_shape,
+        allow_split_physical_axes=allow_split_physical_axes,
+        reshape_fallback=reshape_fallback,
+    )
     return Mesh(grid, MESH_AXES)
 
 

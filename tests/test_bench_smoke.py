@@ -48,3 +48,21 @@ def test_compile_cache_bench_runs_three_processes_and_prints_the_ratio():
     rows = re.findall(r"^ *(off|cold|warm): build \+ first step +[\d.]+ s", out, re.M)
     assert rows == ["off", "cold", "warm"]
     assert re.search(r"warm cache vs off: build \+ first step [\d.]+x faster", out)
+
+
+def test_compile_scan_bench_compiles_both_layouts_and_prints_the_ratio():
+    out = _run_bench(
+        "compile_scan.py",
+        "--preset=tiny",
+        "--layers=1",
+        "--vocab=64",
+        "--batch=8",  # the suite runs 8 CPU devices (tests/conftest.py)
+        "--inputs=8",
+        "--targets=4",
+        "--dtype=float32",
+    )
+    rows = re.findall(
+        r"^ +1 layers (unrolled|scanned ): lower +[\d.]+ s +compile +[\d.]+ s", out, re.M
+    )
+    assert rows == ["unrolled", "scanned "]
+    assert re.search(r"^ +1 layers unrolled / scanned: [\d.]+x$", out, re.M)

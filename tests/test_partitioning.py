@@ -1,6 +1,9 @@
-"""Mesh, logical axis rules and sharded init/forward on an 8-device CPU mesh (4 data x 2 model)."""
+"""Mesh, logical axis rules and sharded init/forward on an 8-device CPU mesh (4 data x 2 model);
+multi-slice (ICI x DCN) layouts on stand-in devices; no silent reshape fallback."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import flax
 import jax
@@ -9,8 +12,15 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec
 
+from instructrec_jax import partitioning
 from instructrec_jax.models.t5 import Transformer
-from instructrec_jax.partitioning import Partitioner, make_mesh, standard_logical_axis_rules
+from instructrec_jax.partitioning import (
+    MeshError,
+    Partitioner,
+    device_grid,
+    make_mesh,
+    standard_logical_axis_rules,
+)
 from tests.t5_configs import tiny_t5_config
 
 CONFIG = tiny_t5_config(vocab_size=128, num_heads=4, head_dim=8, num_decoder_layers=2)
@@ -102,3 +112,59 @@ def test_sharded_init_follows_rules_and_forward_matches(fsdp):
     # The logits constraint (batch, length, vocab) is honoured under the mesh context.
     assert got.sharding.spec == PartitionSpec("data", None, "model")
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5, rtol=1e-5)
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeDevice:
+    """What mesh_utils reads of a device; platform 'fake' lays out in listed order."""
+
+    id: int
+    slice_index: int = 0
+    process_index: int = 0
+    platform: str = "fake"
+    device_kind: str = "fake"
+
+
+def _fakes(slices: int, per_slice: int, by: str = "slice_index") -> list[FakeDevice]:
+    return [FakeDevice(id=i, **{by: i // per_slice}) for i in range(slices * per_slice)]
+
+
+def _slices_of(grid: np.ndarray, attribute: str = "slice_index") -> np.ndarray:
+    return np.vectorize(lambda device: getattr(device, attribute))(grid)
+
+
+def test_multi_slice_mesh_puts_data_across_slices_by_default():
+    grid = device_grid((4, 2), _fakes(2, 4))
+    np.testing.assert_array_equal(_slices_of(grid), [[0, 0], [0, 0], [1, 1], [1, 1]])
+    # The model axis may span slices instead when asked.
+    grid = device_grid((4, 2), _fakes(2, 4), dcn_mesh_shape=(1, 2))
+    np.testing.assert_array_equal(_slices_of(grid), [[0, 1]] * 4)
+
+
+def test_hybrid_mesh_over_processes_when_one_slice():
+    grid = device_grid((8, 1), _fakes(2, 4, by="process_index"), dcn_mesh_shape=(2, 1))
+    np.testing.assert_array_equal(_slices_of(grid, "process_index").ravel(), [0] * 4 + [1] * 4)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dcn", "message"),
+    [
+        ((4, 2), (3, 1), "does not divide the mesh"),
+        ((8, 1), (4, 1), "covers 4 slices, but the devices form 2 slice"),
+    ],
+)
+def test_dcn_shape_that_does_not_match_the_slices_is_an_error(shape, dcn, message):
+    with pytest.raises(MeshError, match=message):
+        device_grid(shape, _fakes(2, 4), dcn_mesh_shape=dcn)
+
+
+def test_layout_failure_stops_with_the_reason_unless_fallback_asked(monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("would split a physical axis of size 4")
+
+    monkeypatch.setattr(partitioning.mesh_utils, "create_device_mesh", refuse)
+    with pytest.raises(MeshError, match=r"would split a physical axis of size 4.*FALLBACK"):
+        make_mesh(num_partitions=2)
+    mesh = make_mesh(num_partitions=2, reshape_fallback=True)
+    assert list(mesh.devices.ravel()) == jax.devices()
+    assert "reshaping the devices in order" in caplog.text

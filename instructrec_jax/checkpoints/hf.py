@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from safetensors.numpy import save_file
 
+from instructrec_jax.checkpoints.layer_stacking import unstack_layers
 from instructrec_jax.checkpoints.names import HF_EMBEDDING_ALIASES, TensorName, tensor_names
 from instructrec_jax.checkpoints.safetensors_stream import TensorInfo, read_header, read_tensor
 from instructrec_jax.checkpoints.tree import ParamAssembler, Params, flatten_params
@@ -203,14 +204,15 @@ def _add_hf_tensor(
 def export_hf(params: Params, config: T5Config, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``model.safetensors`` + ``config.json`` loadable by ``T5ForConditionalGeneration``.
 
-    ``params`` is the nested T5X-named tree (numpy or jax arrays, boxed or not). Returns
-    the folder.
+    ``params`` is the nested T5X-named tree (numpy or jax arrays, boxed or not), per-layer
+    or stacked (a scanned model's: its layers are written one by one, as HF names them).
+    Returns the folder.
     """
     import flax
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    flat = flatten_params(flax.linen.unbox(params))
+    flat = flatten_params(unstack_layers(flax.linen.unbox(params)))
     tensors: dict[str, np.ndarray] = {}
     problems = []
     for name in tensor_names(config):

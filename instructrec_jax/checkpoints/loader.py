@@ -9,6 +9,11 @@ Formats, detected from the files present:
 
 A directory holding ``checkpoint_<step>`` subdirectories (a MODEL_DIR or a T5X model
 folder) resolves to its highest complete step.
+
+HF and T5X legacy checkpoints hold per-layer parameters (``layers_i``); Orbax trees may
+hold either layout (a scanned model saves stacked ``layers``). Whatever the source, the
+result has the layout of ``config`` (``scan_layers`` or not; see
+:mod:`instructrec_jax.checkpoints.layer_stacking`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 
 from instructrec_jax.checkpoints import files
 from instructrec_jax.checkpoints.hf import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, load_hf_params
+from instructrec_jax.checkpoints.layer_stacking import is_stacked, to_layout
 from instructrec_jax.checkpoints.t5x import (
     LEGACY_FILE,
     ORBAX_ITEM,
@@ -117,7 +123,8 @@ def resolve_checkpoint(path: str) -> tuple[CheckpointFormat, str]:
 
 
 def load_params(path: str | Path, config: T5Config | None = None) -> Params:
-    """Parameters (nested dict of host numpy arrays in ``config.param_dtype``, T5X names).
+    """Parameters (nested dict of host numpy arrays in ``config.param_dtype``, T5X names) in
+    the layer layout of ``config`` (converted when the checkpoint has the other one).
 
     ``config`` is required except for HF folders, whose ``config.json`` is used when it
     is None. Optimizer state is never loaded. Mismatches raise
@@ -125,13 +132,18 @@ def load_params(path: str | Path, config: T5Config | None = None) -> Params:
     """
     checkpoint_format, directory = resolve_checkpoint(str(path))
     if checkpoint_format is CheckpointFormat.HF:
-        return load_hf_params(directory, config)
+        if config is None:
+            return load_hf_params(directory)
+        return to_layout(load_hf_params(directory, config.replace(scan_layers=False)), config)
     if config is None:
         raise ValueError(
             f"{path} is a {checkpoint_format.value} checkpoint, which carries no model config: "
             "pass one (e.g. --gin_file=gin/models/flan_t5_small.gin)"
         )
     if checkpoint_format is CheckpointFormat.T5X_LEGACY:
-        return load_t5x_legacy_params(directory, config)
+        source = config.replace(scan_layers=False)
+        return to_layout(load_t5x_legacy_params(directory, source), config)
     key = T5X_PARAMS_KEY if checkpoint_format is CheckpointFormat.T5X_ORBAX else TRAINER_PARAMS_KEY
-    return load_orbax_params(directory, config, key)
+    stacked = is_stacked(orbax_tree_metadata(directory)[key])
+    source = config.replace(scan_layers=stacked)
+    return to_layout(load_orbax_params(directory, source, key), config)

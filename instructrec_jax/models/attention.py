@@ -84,14 +84,17 @@ def mask_to_bias(mask: jax.Array) -> jax.Array:
     return jnp.where(mask, 0.0, MASKED_BIAS).astype(jnp.float32)
 
 
-def add_mask_bias(position_bias: jax.Array, mask_bias: jax.Array) -> jax.Array:
+def add_mask_bias(
+    position_bias: jax.Array, mask_bias: jax.Array, cpu_rewrites: str = "auto"
+) -> jax.Array:
     """Position bias [1|B, H, T, S] + mask bias [1|B, 1|H, 1|T, S] -> [B|1, H, T, S].
 
     A shared position bias is broadcast to the mask's rows through
     :func:`~instructrec_jax.models.xla_cpu.broadcast_rows`, whose gradient (the sum over
-    rows) XLA:CPU would otherwise run as a slow major-axis reduction.
+    rows) XLA:CPU would otherwise run as a slow major-axis reduction (``cpu_rewrites``:
+    ``T5Config.cpu_rewrites``).
     """
-    return broadcast_rows(position_bias, mask_bias.shape[0]) + mask_bias
+    return broadcast_rows(position_bias, mask_bias.shape[0], cpu_rewrites) + mask_bias
 
 
 def default_positions(tokens: jax.Array) -> jax.Array:

@@ -13,13 +13,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+# Documented in instructrec_jax.models.layer_stack.
 REMAT_POLICIES = (
     "none",
     "full",
+    "minimal",
     "dots_saveable",
     "dots_with_no_batch_dims_saveable",
     "everything_saveable",
+    "offload",
 )
+
+# How the XLA:CPU rewrites of instructrec_jax.models.xla_cpu are chosen.
+CPU_REWRITES = ("auto", "plain", "cpu")
 
 DEFAULT_VOCAB_SIZE = 32128
 
@@ -30,7 +36,19 @@ class T5Config:
 
     ``head_dim`` is independent of ``d_model / num_heads`` (HF calls it ``d_kv``).
     ``dtype`` is the activation/compute dtype, ``param_dtype`` the storage dtype of
-    parameters. ``remat_policy`` is one of :data:`REMAT_POLICIES` and applies per layer.
+    parameters. ``remat_policy`` is one of :data:`REMAT_POLICIES` and applies per layer
+    (see :mod:`instructrec_jax.models.layer_stack`).
+
+    ``scan_layers`` runs each stack as one ``nn.scan`` over its layers: parameters are
+    stacked [num_layers, ...] under ``encoder/layers`` and ``decoder/layers`` (logical axis
+    ``layers``) instead of ``layers_0``..``layers_{n-1}``; same values, and compile time
+    that does not grow with depth. Checkpoints convert both ways on import and export
+    (:mod:`instructrec_jax.checkpoints.layer_stacking`).
+
+    ``cpu_rewrites`` picks the forms of :mod:`instructrec_jax.models.xla_cpu`: ``cpu``
+    (the rewrites XLA:CPU runs fast), ``plain`` (what TPU/GPU run natively) or ``auto``
+    (``cpu`` when the mesh the computation is traced under is CPU; without a mesh, when the
+    default backend is). Values are the same either way.
     """
 
     vocab_size: int
@@ -47,6 +65,8 @@ class T5Config:
     param_dtype: str = "float32"
     remat_policy: str = "none"
     layer_norm_epsilon: float = 1e-6
+    scan_layers: bool = False
+    cpu_rewrites: str = "auto"
 
     def __post_init__(self) -> None:
         positive = (
@@ -70,6 +90,12 @@ class T5Config:
             raise ValueError(
                 f"T5Config.remat_policy must be one of {REMAT_POLICIES}, got {self.remat_policy!r}"
             )
+        if self.cpu_rewrites not in CPU_REWRITES:
+            raise ValueError(
+                f"T5Config.cpu_rewrites must be one of {CPU_REWRITES}, got {self.cpu_rewrites!r}"
+            )
+        if not isinstance(self.scan_layers, (bool, np.bool_)):
+            raise ValueError(f"T5Config.scan_layers must be a bool, got {self.scan_layers!r}")
         for name in ("dtype", "param_dtype"):
             try:
                 jnp.dtype(getattr(self, name))
@@ -110,9 +136,12 @@ class T5Config:
 _LARGE_REMAT = "dots_with_no_batch_dims_saveable"
 
 
-def _flan(d_model: int, heads: int, d_ff: int, layers: int, remat_policy: str) -> T5Config:
+def _flan(
+    d_model: int, heads: int, d_ff: int, layers: int, remat_policy: str, scan_layers: bool
+) -> T5Config:
     return T5Config(
         remat_policy=remat_policy,
+        scan_layers=scan_layers,
         vocab_size=DEFAULT_VOCAB_SIZE,
         d_model=d_model,
         num_heads=heads,
@@ -133,9 +162,12 @@ PRESETS: dict[str, T5Config] = {
         num_encoder_layers=2,
         num_decoder_layers=2,
     ),
-    "small": _flan(512, 6, 1024, 8, "none"),
-    "base": _flan(768, 12, 2048, 12, "none"),
-    "large": _flan(1024, 16, 2816, 24, _LARGE_REMAT),
-    "xl": _flan(2048, 32, 5120, 24, _LARGE_REMAT),
-    "xxl": _flan(4096, 64, 10240, 24, _LARGE_REMAT),
+    # tiny and small stay unrolled: at 2-8 layers the unrolled program already compiles in
+    # seconds, their steps need no per-layer slicing of stacked parameters, and their trees
+    # keep the per-layer names of HF/T5X checkpoints (no conversion on load or export).
+    "small": _flan(512, 6, 1024, 8, "none", scan_layers=False),
+    "base": _flan(768, 12, 2048, 12, "none", scan_layers=True),
+    "large": _flan(1024, 16, 2816, 24, _LARGE_REMAT, scan_layers=True),
+    "xl": _flan(2048, 32, 5120, 24, _LARGE_REMAT, scan_layers=True),
+    "xxl": _flan(4096, 64, 10240, 24, _LARGE_REMAT, scan_layers=True),
 }

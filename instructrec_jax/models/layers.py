@@ -96,7 +96,7 @@ class Dense(nn.Module):
             self.config.parameter_dtype,
         )
         dtype = jnp.dtype(self.compute_dtype or self.config.dtype)
-        return dense_matmul(x.astype(dtype), kernel.astype(dtype))
+        return dense_matmul(x.astype(dtype), kernel.astype(dtype), self.config.cpu_rewrites)
 
 
 class GatedGeluMlp(nn.Module):

@@ -1,12 +1,15 @@
 """Encoder and decoder stacks of T5 v1.1 (pre-norm residual layers, T5X parameter names).
 
+A stack is unrolled (``layers_0`` .. ``layers_{n-1}``) or, with ``T5Config.scan_layers``,
+one ``nn.scan`` (``layers``, every parameter stacked [n, ...]); see
+:mod:`instructrec_jax.models.layer_stack`. Either way the relative-position bias is one
+table per stack, computed once and shared by every layer.
+
 Shapes: R decoder rows (batch, or batch x candidates), B batch, L encoder length,
-T decoder length, D d_model, H heads, K head_dim, V vocab.
+T decoder length, D d_model, H heads, K head_dim, V vocab, N layers of a stack.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import flax.linen as nn
 import jax
@@ -21,6 +24,7 @@ from instructrec_jax.models.attention import (
     segment_mask,
 )
 from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.layer_stack import remat_layer, scan_stack
 from instructrec_jax.models.layers import (
     BATCH_LENGTH_EMBED,
     BATCH_LENGTH_VOCAB,
@@ -30,28 +34,8 @@ from instructrec_jax.models.layers import (
     RMSNorm,
 )
 
-_REMAT_POLICIES: dict[str, Any] = {
-    "full": None,
-    "dots_saveable": jax.checkpoint_policies.dots_saveable,
-    "dots_with_no_batch_dims_saveable": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
-    "everything_saveable": jax.checkpoint_policies.everything_saveable,
-}
-
-
-def maybe_remat(
-    layer_cls: type[nn.Module], policy_name: str, static_argnums: tuple[int, ...]
-) -> Any:
-    """``layer_cls`` wrapped in ``nn.remat`` per the policy (``"none"``: unchanged).
-
-    ``static_argnums`` index the positional arguments of ``__call__`` counting ``self`` as 0
-    (flax's convention); they must be Python values (flags, counts).
-    """
-    if policy_name == "none":
-        return layer_cls
-    static = static_argnums
-    return nn.remat(
-        layer_cls, policy=_REMAT_POLICIES[policy_name], static_argnums=static, prevent_cse=True
-    )
+# Cross-attention keys/values of every decoder layer (see :class:`Decoder`).
+CrossKV = tuple[tuple[jax.Array, jax.Array], ...] | tuple[jax.Array, jax.Array]
 
 
 class EncoderLayer(nn.Module):
@@ -128,6 +112,63 @@ class DecoderLayer(nn.Module):
         return nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
 
 
+class ScannedEncoderLayer(EncoderLayer):
+    """:class:`EncoderLayer` with the scan signature ``(x, bias, enable_dropout) -> (x, None)``."""
+
+    def __call__(  # type: ignore[override]
+        self, x: jax.Array, bias: jax.Array, enable_dropout: bool
+    ) -> tuple[jax.Array, None]:
+        return super().__call__(x, bias, enable_dropout), None
+
+
+class ScannedDecoderLayer(DecoderLayer):
+    """:class:`DecoderLayer` with scan signatures: ``__call__`` carries x and takes this
+    layer's slice of the stacked cross keys/values; ``stacked_cross_kv`` carries the encoder
+    output and returns this layer's (keys, values), stacked by the scan to [N, B, L, H, K]."""
+
+    def __call__(  # type: ignore[override]
+        self,
+        x: jax.Array,
+        self_bias: jax.Array,
+        cross_keys: jax.Array,
+        cross_values: jax.Array,
+        cross_bias: jax.Array,
+        num_candidates: int,
+        enable_dropout: bool,
+        decode: bool,
+    ) -> tuple[jax.Array, None]:
+        args = (self_bias, cross_keys, cross_values, cross_bias, num_candidates)
+        return super().__call__(x, *args, enable_dropout, decode), None
+
+    def stacked_cross_kv(self, encoded: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        """(encoded [B, L, D] unchanged, this layer's (keys, values) [B, L, H, K])."""
+        return encoded, self.cross_kv(encoded)
+
+
+def _encoder_stack(config: T5Config) -> nn.Module | list[nn.Module]:
+    """The encoder's layers: one scanned module, or a list of ``num_encoder_layers``."""
+    scanned = config.scan_layers
+    layer_cls = ScannedEncoderLayer if scanned else EncoderLayer
+    layer_cls = remat_layer(layer_cls, config.remat_policy, (3,), scanned)
+    if not scanned:
+        return [layer_cls(config) for _ in range(config.num_encoder_layers)]
+    in_axes = (nn.broadcast, nn.broadcast)
+    return scan_stack(layer_cls, config.num_encoder_layers, {"__call__": in_axes})(config)
+
+
+def _decoder_stack(config: T5Config) -> nn.Module | list[nn.Module]:
+    """The decoder's layers: one scanned module, or a list of ``num_decoder_layers``."""
+    scanned = config.scan_layers
+    layer_cls = ScannedDecoderLayer if scanned else DecoderLayer
+    layer_cls = remat_layer(layer_cls, config.remat_policy, (6, 7, 8), scanned)
+    if not scanned:
+        return [layer_cls(config) for _ in range(config.num_decoder_layers)]
+    broadcast = nn.broadcast
+    in_axes = (broadcast, 0, 0, broadcast, broadcast, broadcast, broadcast)
+    methods = {"__call__": in_axes, "stacked_cross_kv": ()}
+    return scan_stack(layer_cls, config.num_decoder_layers, methods)(config)
+
+
 class Encoder(nn.Module):
     """Tokens [B, L] -> encoded [B, L, D]; ``mask_bias`` float32 [B, 1, L|1, L]."""
 
@@ -136,9 +177,8 @@ class Encoder(nn.Module):
 
     def setup(self) -> None:
         config = self.config
-        layer_cls = maybe_remat(EncoderLayer, config.remat_policy, static_argnums=(3,))
         self.relpos_bias = RelativePositionBias(config, bidirectional=True)
-        self.layers = [layer_cls(config) for _ in range(config.num_encoder_layers)]
+        self.layers = _encoder_stack(config)
         self.encoder_norm = RMSNorm(config)
         self.dropout = nn.Dropout(config.dropout_rate)
 
@@ -149,24 +189,31 @@ class Encoder(nn.Module):
         x = self.shared_embedding(tokens)
         x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
         x = self.dropout(x, deterministic=deterministic)
-        bias = add_mask_bias(self.relpos_bias(positions, positions), mask_bias)
-        for layer in self.layers:
-            x = layer(x, bias, enable_dropout)
+        position_bias = self.relpos_bias(positions, positions)
+        bias = add_mask_bias(position_bias, mask_bias, self.config.cpu_rewrites)
+        if self.config.scan_layers:
+            x, _ = self.layers(x, bias, enable_dropout)
+        else:
+            for layer in self.layers:
+                x = layer(x, bias, enable_dropout)
         x = self.encoder_norm(x)
         return self.dropout(x, deterministic=deterministic)
 
 
 class Decoder(nn.Module):
-    """Decoder tokens [R, T] + cross keys/values -> logits [R, T, V] (float32)."""
+    """Decoder tokens [R, T] + cross keys/values -> logits [R, T, V] (float32).
+
+    Cross keys/values (:data:`CrossKV`): unrolled, a tuple of per-layer (keys, values)
+    [B, L, H, K]; scanned, one (keys, values) pair stacked [N, B, L, H, K].
+    """
 
     config: T5Config
     shared_embedding: Embed
 
     def setup(self) -> None:
         config = self.config
-        layer_cls = maybe_remat(DecoderLayer, config.remat_policy, static_argnums=(6, 7, 8))
         self.relpos_bias = RelativePositionBias(config, bidirectional=False)
-        self.layers = [layer_cls(config) for _ in range(config.num_decoder_layers)]
+        self.layers = _decoder_stack(config)
         self.decoder_norm = RMSNorm(config)
         self.dropout = nn.Dropout(config.dropout_rate)
         self.logits_dense = Dense(
@@ -177,8 +224,11 @@ class Decoder(nn.Module):
             compute_dtype="float32",
         )
 
-    def cross_attention_kv(self, encoded: jax.Array) -> tuple[tuple[jax.Array, jax.Array], ...]:
-        """Per layer (keys, values) [B, L, H, K] of the encoder output [B, L, D]."""
+    def cross_attention_kv(self, encoded: jax.Array) -> CrossKV:
+        """The cross keys/values (see the class docstring) of the encoder output [B, L, D]."""
+        if self.config.scan_layers:
+            _, stacked = self.layers.stacked_cross_kv(encoded)
+            return stacked
         return tuple(layer.cross_kv(encoded) for layer in self.layers)
 
     def __call__(
@@ -187,34 +237,56 @@ class Decoder(nn.Module):
         target_tokens: jax.Array | None,
         segment_ids: jax.Array | None,
         positions: jax.Array | None,
-        cross_kv: tuple[tuple[jax.Array, jax.Array], ...],
+        cross_kv: CrossKV,
         cross_bias: jax.Array,
         num_candidates: int,
         enable_dropout: bool,
         decode: bool,
     ) -> jax.Array:
-        if len(cross_kv) != len(self.layers):
-            raise ValueError(f"cross_kv has {len(cross_kv)} layers, the decoder {len(self.layers)}")
+        self._check_cross_kv(cross_kv)
         deterministic = not enable_dropout
         self_bias = self._self_bias(tokens, target_tokens, segment_ids, positions, decode)
         x = self.shared_embedding(tokens)
         x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
         x = self.dropout(x, deterministic=deterministic)
-        for layer, (keys, values) in zip(self.layers, cross_kv):
-            x = layer(
-                x, self_bias, keys, values, cross_bias, num_candidates, enable_dropout, decode
-            )
+        if self.config.scan_layers:
+            keys, values = cross_kv
+            flags = (num_candidates, enable_dropout, decode)
+            x, _ = self.layers(x, self_bias, keys, values, cross_bias, *flags)
+        else:
+            for layer, (keys, values) in zip(self.layers, cross_kv):
+                x = layer(
+                    x, self_bias, keys, values, cross_bias, num_candidates, enable_dropout, decode
+                )
         x = self.decoder_norm(x)
         x = self.dropout(x, deterministic=deterministic)
         logits = self.logits_dense(x)
         return nn.with_logical_constraint(logits, BATCH_LENGTH_VOCAB)
 
+    def _check_cross_kv(self, cross_kv: CrossKV) -> None:
+        """Raise ValueError when ``cross_kv`` does not have this stack's layout."""
+        layers = self.config.num_decoder_layers
+        if self.config.scan_layers:
+            if len(cross_kv) != 2 or getattr(cross_kv[0], "ndim", 0) != 5:
+                raise ValueError(
+                    "a scanned decoder takes cross_kv as (keys, values) [N, B, L, H, K]"
+                )
+            if cross_kv[0].shape[0] != layers:
+                raise ValueError(
+                    f"cross_kv stacks {cross_kv[0].shape[0]} layers, the decoder {layers}"
+                )
+        elif len(cross_kv) != layers:
+            raise ValueError(f"cross_kv has {len(cross_kv)} layers, the decoder {layers}")
+
     def _cached_length(self) -> int | None:
         """T_max of an existing autoregressive cache, or None when there is none yet."""
         cache = self.variables.get("cache", {})
-        if "layers_0" not in cache:
+        name = "layers" if self.config.scan_layers else "layers_0"
+        if name not in cache:
             return None
-        return int(cache["layers_0"]["self_attention"]["cache"]["cached_key"].shape[1])
+        # Scanned caches are stacked [N, R, T_max, H, K].
+        cached_key = cache[name]["self_attention"]["cache"]["cached_key"]
+        return int(cached_key.shape[-3])
 
     def _self_bias(
         self,
@@ -242,4 +314,5 @@ class Decoder(nn.Module):
         if target_tokens is not None:
             # Keys whose target is padding are masked; real positions never see them.
             mask = mask & (target_tokens.reshape(tokens.shape) > 0)[:, None, None, :]
-        return add_mask_bias(self.relpos_bias(positions, positions), mask_to_bias(mask))
+        position_bias = self.relpos_bias(positions, positions)
+        return add_mask_bias(position_bias, mask_to_bias(mask), self.config.cpu_rewrites)

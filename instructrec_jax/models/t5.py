@@ -13,6 +13,9 @@ Parameter tree (T5X ``examples/t5/network.py``)::
     decoder/decoder_norm/scale
     decoder/logits_dense/kernel                       [embed, vocab]
 
+With ``T5Config.scan_layers`` the ``layers_i`` subtrees become one ``layers`` subtree whose
+every parameter has a leading [num_layers] axis (logical name ``layers``).
+
 Token id 0 is padding (and the decoder start token). Shapes: B batch, L encoder length,
 T decoder length, N candidates per input, D d_model, H heads, K head_dim, V vocab.
 """
@@ -28,9 +31,7 @@ import jax.numpy as jnp
 from instructrec_jax.models.attention import default_positions, mask_to_bias, segment_mask
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.layers import Embed
-from instructrec_jax.models.stacks import Decoder, Encoder
-
-CrossKV = tuple[tuple[jax.Array, jax.Array], ...]
+from instructrec_jax.models.stacks import CrossKV, Decoder, Encoder
 
 
 class Transformer(nn.Module):
@@ -98,7 +99,8 @@ class Transformer(nn.Module):
         return self.encoder(encoder_input_tokens, positions, mask_to_bias(mask), enable_dropout)
 
     def cross_attention_kv(self, encoded: jax.Array) -> CrossKV:
-        """Per decoder layer (keys, values), each [B, L, H, K], of the encoder output."""
+        """Cross keys/values of the encoder output: per decoder layer (keys, values), each
+        [B, L, H, K]; with scanned layers one (keys, values) pair stacked [layers, B, L, H, K]."""
         return self.decoder.cross_attention_kv(encoded)
 
     def decode(

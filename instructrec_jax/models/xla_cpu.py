@@ -1,7 +1,11 @@
 """Formulations of two patterns that XLA:CPU runs far below the machine's speed.
 
-Both keep their values on every backend; the rewritten form is used when the default
-backend is CPU (:func:`on_cpu`), since TPU and GPU run the plain form natively.
+Both keep their values on every backend. One setting picks the form (``mode``, from
+``T5Config.cpu_rewrites``): ``cpu`` the rewritten forms, ``plain`` the plain ``jnp`` forms
+TPU and GPU run natively, ``auto`` (default) the rewritten forms when the computation is
+traced for CPU devices: the platform of the mesh in context
+(:func:`~instructrec_jax.models.target.target_platform`), so an ahead-of-time TPU or GPU
+compile on a CPU host gets the plain forms; without a mesh, the default backend's.
 
 1. Dense weight gradients (:func:`dense_matmul`). A dense layer ``y = x @ kernel``
    (x [..., in], kernel [in, out]) has two backward dots, ``dx = dy @ kernel.T`` and
@@ -26,6 +30,10 @@ import math
 
 import jax
 import jax.numpy as jnp
+
+from instructrec_jax.models.target import target_platform
+
+MODES = ("auto", "plain", "cpu")
 
 
 @jax.custom_vjp
@@ -53,27 +61,31 @@ def _backward(
 _dense_with_plain_weight_gradient.defvjp(_forward, _backward)
 
 
-def on_cpu() -> bool:
-    """Whether the default backend is CPU (then the rewritten forms are used)."""
-    return jax.default_backend() == "cpu"
+def use_cpu_forms(mode: str = "auto") -> bool:
+    """Whether ``mode`` (one of :data:`MODES`) selects the rewritten forms where it is traced."""
+    if mode == "auto":
+        return target_platform() == "cpu"
+    if mode not in MODES:
+        raise ValueError(f"unknown CPU rewrite mode {mode!r}; known: {MODES}")
+    return mode == "cpu"
 
 
-def dense_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """``x [..., in] @ kernel [in, out] -> [..., out]``; same values on every backend."""
-    if on_cpu():
+def dense_matmul(x: jax.Array, kernel: jax.Array, mode: str = "auto") -> jax.Array:
+    """``x [..., in] @ kernel [in, out] -> [..., out]``; same values in every ``mode``."""
+    if use_cpu_forms(mode):
         return _dense_with_plain_weight_gradient(x, kernel)
     return jnp.dot(x, kernel)
 
 
-def sum_leading_axes(array: jax.Array, count: int) -> jax.Array:
+def sum_leading_axes(array: jax.Array, count: int, mode: str = "auto") -> jax.Array:
     """Sum of ``array`` over its first ``count`` axes: [a0, .., a(count-1), *rest] -> rest.
 
-    On CPU a float32 ``ones [1, a0*..] @ array [a0*.., prod(rest)]`` product at HIGHEST
-    precision; elsewhere ``jnp.sum``.
+    CPU forms: a float32 ``ones [1, a0*..] @ array [a0*.., prod(rest)]`` product at HIGHEST
+    precision; plain: ``jnp.sum``.
     """
     if count == 0:
         return array
-    if not on_cpu() or not jnp.issubdtype(array.dtype, jnp.floating):
+    if not use_cpu_forms(mode) or not jnp.issubdtype(array.dtype, jnp.floating):
         return jnp.sum(array, axis=tuple(range(count)))
     rest = array.shape[count:]
     leading = math.prod(array.shape[:count])
@@ -83,12 +95,12 @@ def sum_leading_axes(array: jax.Array, count: int) -> jax.Array:
     return total.reshape(rest)
 
 
-def mean_over_axes(array: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+def mean_over_axes(array: jax.Array, axes: tuple[int, ...], mode: str = "auto") -> jax.Array:
     """``jnp.mean(array, axis=axes)``, through :func:`sum_leading_axes` when ``axes`` are the
     leading axes ``(0, 1, .., k-1)``."""
     if axes and tuple(axes) == tuple(range(len(axes))):
         count = math.prod(array.shape[: len(axes)])
-        return sum_leading_axes(array, len(axes)) / count
+        return sum_leading_axes(array, len(axes), mode) / count
     return jnp.mean(array, axis=axes)
 
 
@@ -107,19 +119,20 @@ def _broadcast_rows_forward(array: jax.Array, rows: int) -> tuple[jax.Array, Non
 
 def _broadcast_rows_backward(rows: int, _: None, d_output: jax.Array) -> tuple[jax.Array]:
     del rows
-    return (sum_leading_axes(d_output, 1)[None],)
+    return (sum_leading_axes(d_output, 1, mode="cpu")[None],)
 
 
 _broadcast_rows_summing_on_cpu.defvjp(_broadcast_rows_forward, _broadcast_rows_backward)
 
 
-def broadcast_rows(array: jax.Array, rows: int) -> jax.Array:
-    """[1, ...] -> [rows, ...]; its gradient sums the rows through :func:`sum_leading_axes`.
+def broadcast_rows(array: jax.Array, rows: int, mode: str = "auto") -> jax.Array:
+    """[1, ...] -> [rows, ...]; with the CPU forms its gradient sums the rows through
+    :func:`sum_leading_axes`.
 
     Arrays whose leading dim is not 1 are returned unchanged (they already have their rows).
     """
     if array.shape[0] != 1 or rows == 1:
         return array
-    if not on_cpu():
+    if not use_cpu_forms(mode):
         return _broadcast(array, rows)
     return _broadcast_rows_summing_on_cpu(array, rows)

@@ -26,7 +26,11 @@ class TrainConfig:
     ``train_steps`` is absolute (a run resumed or started from a step-N checkpoint trains
     until step ``train_steps``). Periods are in steps; 0 disables. ``profile_first_step``
     (None: off) and ``profile_steps`` choose a window of steps to trace
-    (:mod:`instructrec_jax.training.profiler`).
+    (:mod:`instructrec_jax.training.profiler`). Mesh: ``mesh_shape`` (data, model) over all
+    devices, or ``num_partitions``; on several slices ``dcn_mesh_shape`` says how many
+    slices each axis spans (default: data across slices); ``mesh_reshape_fallback`` accepts
+    a plain reshape where the devices' physical layout cannot be followed
+    (:func:`instructrec_jax.partitioning.make_mesh`).
     """
 
     model_dir: str
@@ -50,6 +54,8 @@ class TrainConfig:
     initial_checkpoint_path: str | None = None
     num_partitions: int = 1
     mesh_shape: tuple[int, int] | None = None
+    dcn_mesh_shape: tuple[int, int] | None = None
+    mesh_reshape_fallback: bool = False
     fsdp: bool = False
     checkpoint_period: int = 1000
     keep_checkpoints: int = 3
@@ -99,11 +105,12 @@ class TrainConfig:
             check_schedule_args(self.learning_rate, self.learning_rate_schedule, self.warmup_steps)
         except ValueError as error:
             raise ValueError(f"TrainConfig.{error}") from None
-        if self.mesh_shape is not None and (len(self.mesh_shape) != 2 or min(self.mesh_shape) < 1):
-            raise ValueError(
-                f"TrainConfig.mesh_shape must be two sizes >= 1 (data, model), got "
-                f"{self.mesh_shape}"
-            )
+        for name in ("mesh_shape", "dcn_mesh_shape"):
+            shape = getattr(self, name)
+            if shape is not None and (len(shape) != 2 or min(shape) < 1):
+                raise ValueError(
+                    f"TrainConfig.{name} must be two sizes >= 1 (data, model), got {shape}"
+                )
 
     @property
     def model_config(self) -> T5Config:

@@ -27,6 +27,9 @@ applied, ``s`` = 0-based global step, ``g`` = gradient):
     u = g / sqrt(v_hat)
     u = u / max(1, rms(u) / clipping_threshold)           # update clipping 1.0
     u = u * max(rms(param), epsilon2)                     # parameter scale, epsilon2 1e-3
+
+(``rms`` per index of the BATCH axes: a stacked [layers, ...] parameter of a scanned model
+gets the updates its per-layer slices get in the unrolled model.)
     param <- param - learning_rate(s) * u
 
 ``s`` equals ``t - 1`` unless the state was created fresh at a later global step (a run
@@ -84,10 +87,14 @@ class FactorPlan(NamedTuple):
     """How one parameter's second moment is stored: reduced axes of each factor.
 
     ``row_axes``/``column_axes`` are dimension indices; both empty means unfactored.
+    ``batch_axes`` (e.g. the stacked ``layers`` of a scanned model) index independent
+    parameters: the update's clipping RMS and the parameter scale are taken per index, so a
+    stacked parameter is updated exactly like its per-layer slices would be.
     """
 
     row_axes: tuple[int, ...]
     column_axes: tuple[int, ...]
+    batch_axes: tuple[int, ...] = ()
 
     @property
     def factored(self) -> bool:
@@ -148,17 +155,19 @@ def plan_factoring(
     if len(axis_names) != len(shape):
         raise ValueError(f"axis names {tuple(axis_names)} do not match shape {tuple(shape)}")
     roles = [rules[name] for name in axis_names]
+    batch = tuple(i for i, role in enumerate(roles) if role == BATCH)
+    unfactored = FactorPlan((), (), batch)
     if NONE in roles:
-        return UNFACTORED
+        return unfactored
     rows = tuple(i for i, role in enumerate(roles) if role == ROW)
     columns = tuple(i for i, role in enumerate(roles) if role == COLUMN)
     if not rows or not columns:
-        return UNFACTORED
+        return unfactored
     row_size = math.prod(shape[i] for i in rows)
     column_size = math.prod(shape[i] for i in columns)
     if min(row_size, column_size) < min_dim_size_to_factor:
-        return UNFACTORED
-    return FactorPlan(row_axes=rows, column_axes=columns)
+        return unfactored
+    return FactorPlan(row_axes=rows, column_axes=columns, batch_axes=batch)
 
 
 def plan_tree(
@@ -192,8 +201,8 @@ def _is_plan(node: Any) -> bool:
     return isinstance(node, FactorPlan)
 
 
-def _reduced(array: jax.Array, axes: tuple[int, ...]) -> jax.Array:
-    return mean_over_axes(array, axes)
+def _reduced(array: jax.Array, axes: tuple[int, ...], cpu_rewrites: str) -> jax.Array:
+    return mean_over_axes(array, axes, cpu_rewrites)
 
 
 def _init_leaf(param: jax.Array, plan: FactorPlan) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -206,16 +215,22 @@ def _init_leaf(param: jax.Array, plan: FactorPlan) -> tuple[jax.Array, jax.Array
     return zero, zero, jnp.zeros(param.shape, jnp.float32)
 
 
-def _rms(array: jax.Array) -> jax.Array:
-    return jnp.sqrt(jnp.mean(jnp.square(array)))
+def _rms(array: jax.Array, batch_axes: tuple[int, ...] = ()) -> jax.Array:
+    """Root mean square over all axes but ``batch_axes`` (kept as size-1 dims)."""
+    axes = tuple(i for i in range(array.ndim) if i not in batch_axes)
+    return jnp.sqrt(jnp.mean(jnp.square(array), axis=axes, keepdims=bool(batch_axes)))
 
 
 def factored_adafactor(
     learning_rate: Schedule | float,
     factor_plans: Any,
     config: AdafactorConfig = AdafactorConfig(),
+    cpu_rewrites: str = "auto",
 ) -> optax.GradientTransformationExtraArgs:
     """Adafactor whose factoring follows ``factor_plans`` (from :func:`plan_tree`).
+
+    ``cpu_rewrites`` (the model's ``T5Config.cpu_rewrites``) picks the form of the factor
+    means (:func:`~instructrec_jax.models.xla_cpu.mean_over_axes`).
 
     The returned transformation needs ``params`` in ``update`` when parameter scaling is on.
     ``update(grads, state, params, step=s)`` takes the learning rate at the global 0-based step
@@ -254,8 +269,8 @@ def factored_adafactor(
             grad32 = grad.astype(jnp.float32)
             g2 = jnp.square(grad32) + config.epsilon1
             if plan.factored:
-                v_row = decay * v_row + (1.0 - decay) * _reduced(g2, plan.column_axes)
-                v_col = decay * v_col + (1.0 - decay) * _reduced(g2, plan.row_axes)
+                v_row = decay * v_row + (1.0 - decay) * _reduced(g2, plan.column_axes, cpu_rewrites)
+                v_col = decay * v_col + (1.0 - decay) * _reduced(g2, plan.row_axes, cpu_rewrites)
                 row_full = jnp.expand_dims(v_row, plan.column_axes)
                 col_full = jnp.expand_dims(v_col, plan.row_axes)
                 row_mean = jnp.mean(row_full, axis=plan.row_axes, keepdims=True)
@@ -263,9 +278,10 @@ def factored_adafactor(
             else:
                 v = decay * v + (1.0 - decay) * g2
                 update = grad32 * jax.lax.rsqrt(v)
-            update = update / jnp.maximum(1.0, _rms(update) / config.clipping_threshold)
+            batch = plan.batch_axes
+            update = update / jnp.maximum(1.0, _rms(update, batch) / config.clipping_threshold)
             if config.multiply_by_parameter_scale:
-                scale = jnp.maximum(_rms(param.astype(jnp.float32)), config.epsilon2)
+                scale = jnp.maximum(_rms(param.astype(jnp.float32), batch), config.epsilon2)
                 update = update * scale
             # float32 whatever the parameter dtype: see the module docstring.
             return -rate * update, v_row, v_col, v

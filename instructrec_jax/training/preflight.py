@@ -135,10 +135,13 @@ def check_train_steps(config: TrainConfig) -> None:
 
 def check_mesh(config: TrainConfig) -> None:
     """The mesh covers the devices and its data axis divides BATCH_SIZE."""
-    from instructrec_jax.partitioning import make_mesh
+    from instructrec_jax.partitioning import MeshError
+    from instructrec_jax.training.program import train_mesh
 
     try:
-        mesh = make_mesh(config.num_partitions, config.mesh_shape)
+        mesh = train_mesh(config)
+    except MeshError as error:
+        raise SetupError(f"mesh: {error}") from error
     except ValueError as error:
         setting = "MESH_SHAPE" if config.mesh_shape is not None else "NUM_PARTITIONS"
         raise SetupError(f"{setting}: {error}") from error

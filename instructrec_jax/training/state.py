@@ -80,7 +80,7 @@ def build_layout(
     logical_specs = nn.get_partition_spec(boxed)
     shapes = nn.unbox(boxed)
     plans = plan_tree(shapes, logical_specs, adafactor.min_dim_size_to_factor)
-    optimizer = factored_adafactor(learning_rate, plans, adafactor)
+    optimizer = factored_adafactor(learning_rate, plans, adafactor, model_config.cpu_rewrites)
     opt_specs = state_partition_specs(logical_specs, plans)
     shardings = TrainState(
         step=NamedSharding(mesh, PartitionSpec()),
@@ -132,3 +132,11 @@ def state_from_params(layout: StateLayout, params: Any, step: int = 0) -> TrainS
     )
     step_array = jax.device_put(jnp.asarray(step, jnp.int32), layout.state_shardings.step)
     return TrainState(step_array, placed, init_opt(placed))
+
+
+def state_from_checkpoint_tree(layout: StateLayout, tree: dict[str, Any]) -> TrainState:
+    """A full state (params, optimizer state, step) from a host checkpoint tree
+    (:meth:`TrainState.to_checkpoint` layout, numpy leaves), each device receiving its shard."""
+    target = layout.abstract_state.to_checkpoint()
+    placed = jax.tree_util.tree_map_with_path(_place_sharded, tree, target)
+    return TrainState.from_checkpoint(placed)

@@ -141,6 +141,22 @@ def make_train_step(
     return step
 
 
+def sharded_train_step_jit(
+    step: Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]],
+    layout: StateLayout,
+    batch_sharding: NamedSharding,
+) -> Any:
+    """The ``jax.jit`` of the train step with the state's shardings in and out and the state
+    donated; call, ``.lower`` or ``.trace`` it under ``jax.set_mesh`` and the logical axis
+    rules (ahead-of-time compilation lowers it with ``layout.abstract_state``)."""
+    return jax.jit(
+        step,
+        in_shardings=(layout.state_shardings, batch_sharding),
+        out_shardings=(layout.state_shardings, None),
+        donate_argnums=(0,),
+    )
+
+
 def jit_train_step(
     step: Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]],
     layout: StateLayout,
@@ -148,13 +164,11 @@ def jit_train_step(
     rules: LogicalRules,
     batch_sharding: NamedSharding,
 ) -> TrainStepFn:
-    """``jax.jit`` with the state's shardings in and out; the state buffer is donated."""
-    jitted = jax.jit(
-        step,
-        in_shardings=(layout.state_shardings, batch_sharding),
-        out_shardings=(layout.state_shardings, None),
-        donate_argnums=(0,),
-    )
+    """``jax.jit`` with the state's shardings in and out; the state buffer is donated.
+
+    The returned function runs (and so traces) under the mesh and the logical axis rules.
+    """
+    jitted = sharded_train_step_jit(step, layout, batch_sharding)
 
     def run(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         with jax.set_mesh(mesh), nn.logical_axis_rules(list(rules)):

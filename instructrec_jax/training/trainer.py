@@ -13,15 +13,13 @@ import logging
 
 import jax
 
-from instructrec_jax.models.t5 import Transformer
-from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
 from instructrec_jax.training import input_pipeline
 from instructrec_jax.training.checkpointing import Checkpointer, checkpoint_dir
 from instructrec_jax.training.config import EvalFn, TrainConfig, TrainResult
+from instructrec_jax.training.layout_resume import restore_converted, saved_with_stacked_layers
 from instructrec_jax.training.loop import TrainLoop
 from instructrec_jax.training.metrics_writer import MetricsWriter
 from instructrec_jax.training.monitor import NonFiniteError
-from instructrec_jax.training.optimizer import learning_rate_schedule
 from instructrec_jax.training.preemption import PreemptedError, PreemptionWatch
 from instructrec_jax.training.preflight import (
     check_before_compile,
@@ -29,14 +27,14 @@ from instructrec_jax.training.preflight import (
     prepare_model_dir,
     write_train_config,
 )
+from instructrec_jax.training.program import build_train_program, train_mesh
 from instructrec_jax.training.state import (
     StateLayout,
     TrainState,
-    build_layout,
     init_state,
     state_from_params,
 )
-from instructrec_jax.training.step import jit_train_step, make_eval_step, make_train_step
+from instructrec_jax.training.step import make_eval_step
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +51,18 @@ def _initial_state(
     """
     latest = checkpointer.latest_step()
     if latest is not None:
-        target = layout.abstract_state.to_checkpoint()
-        state = TrainState.from_checkpoint(checkpointer.restore(latest, target))
-        logger.info("resuming from %s", checkpoint_dir(config.model_dir, latest))
+        step_dir = checkpoint_dir(config.model_dir, latest)
+        if saved_with_stacked_layers(step_dir) == config.model_config.scan_layers:
+            target = layout.abstract_state.to_checkpoint()
+            state = TrainState.from_checkpoint(checkpointer.restore(latest, target))
+            logger.info("resuming from %s", step_dir)
+        else:
+            state = restore_converted(step_dir, layout, config.model_config)
+            logger.info(
+                "resuming from %s, converted to scan_layers=%s",
+                step_dir,
+                config.model_config.scan_layers,
+            )
         return state, latest, int(jax.device_get(state.step - state.opt_state.count))
     if config.initial_checkpoint_path:
         from instructrec_jax.checkpoints import load_params
@@ -79,30 +86,16 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
         prepare_model_dir(config.model_dir)
         write_train_config(config)
 
-    mesh = make_mesh(config.num_partitions, config.mesh_shape)
-    rules = standard_logical_axis_rules(config.fsdp)
-    schedule = learning_rate_schedule(
-        config.learning_rate, config.learning_rate_schedule, config.warmup_steps
-    )
-    model_config = config.model_config
-    layout = build_layout(model_config, mesh, rules, schedule, config.optimizer)
-    batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
-    model = Transformer(model_config)
-    pure_step = make_train_step(
-        model,
-        layout,
-        z_loss=config.z_loss,
-        num_microbatches=config.num_microbatches,
-        dropout=model_config.dropout_rate > 0,
-        seed=config.seed,
-    )
+    program = build_train_program(config, train_mesh(config))
+    layout, batch_sharding, schedule = program.layout, program.batch_sharding, program.schedule
+    mesh, rules = program.mesh, program.rules
     checkpointer = Checkpointer(
         config.model_dir, config.keep_checkpoints, config.async_checkpointing
     )
     loop = TrainLoop(
         config=config,
-        train_step=jit_train_step(pure_step, layout, mesh, rules, batch_sharding),
-        eval_step=make_eval_step(model, layout, mesh, rules, batch_sharding, config.z_loss),
+        train_step=program.step_fn(),
+        eval_step=make_eval_step(program.model, layout, mesh, rules, batch_sharding, config.z_loss),
         shard=input_pipeline.host_shard(batch_sharding, config.batch_size),
         batch_sharding=batch_sharding,
         schedule=schedule,

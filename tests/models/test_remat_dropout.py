@@ -47,7 +47,7 @@ def loss_and_grads(config: T5Config, params: dict, enable_dropout: bool, seed: i
     return _loss_and_grads(config, params, enable_dropout, jax.random.PRNGKey(seed))
 
 
-@pytest.mark.parametrize("policy", ["dots_saveable"])
+@pytest.mark.parametrize("policy", ["dots_saveable", "minimal", "offload"])
 def test_remat_policies_give_the_same_loss_and_gradients(policy):
     params = init_params(CONFIG, jax.random.PRNGKey(1))
     want_loss, want_grads = loss_and_grads(CONFIG, params, enable_dropout=True)

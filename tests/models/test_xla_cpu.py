@@ -6,16 +6,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax._src.mesh import AbstractDevice
 
 from instructrec_jax.models import xla_cpu
+
+
+def abstract_tpu_mesh() -> jax.sharding.AbstractMesh:
+    """A one-device mesh of a TPU that is not here, as an ahead-of-time compile sees it."""
+    device = AbstractDevice(device_kind="TPU v4", num_cores=None, platform="tpu")
+    return jax.sharding.AbstractMesh((1,), ("data",), abstract_device=device)
 
 
 def _random(shape: tuple[int, ...], seed: int) -> jax.Array:
     return jnp.asarray(np.random.default_rng(seed).normal(size=shape).astype(np.float32))
 
 
-def test_the_rewritten_forms_are_used_on_this_cpu_backend():
-    assert xla_cpu.on_cpu()
+def test_modes_choose_the_forms_and_auto_follows_the_traced_for_platform():
+    assert xla_cpu.use_cpu_forms("auto")  # no mesh: this CPU backend
+    assert xla_cpu.use_cpu_forms("cpu") and not xla_cpu.use_cpu_forms("plain")
+    with jax.sharding.use_abstract_mesh(abstract_tpu_mesh()):
+        assert not xla_cpu.use_cpu_forms("auto")
+        assert xla_cpu.use_cpu_forms("cpu")
+    with pytest.raises(ValueError, match="unknown CPU rewrite mode 'gpu'"):
+        xla_cpu.use_cpu_forms("gpu")
 
 
 def test_dense_matmul_matches_jnp_dot_in_value_and_both_gradients():

@@ -29,7 +29,9 @@ def test_plans_follow_logical_axes_not_sizes():
     assert plan_factoring((128, 512), ("embed", "mlp")) == FactorPlan((0,), (1,))
     # Stacked layers are a batch axis even when it is the largest dim; the size rule
     # (optax) would factor over it.
-    assert plan_factoring((300, 128, 256), ("layers", "embed", "mlp")) == FactorPlan((1,), (2,))
+    stacked = plan_factoring((300, 128, 256), ("layers", "embed", "mlp"))
+    assert stacked == FactorPlan((1,), (2,), batch_axes=(0,))
+    assert plan_factoring((300, 128), ("layers", "embed")) == FactorPlan((), (), (0,))
     assert plan_factoring((300, 128, 256), None) == FactorPlan((2,), (0,))
     # The relative position table is never factored; neither are vectors or small dims.
     assert plan_factoring((512, 512), ("heads", "relpos_buckets")) == UNFACTORED
@@ -40,6 +42,35 @@ def test_plans_follow_logical_axes_not_sizes():
     assert plan_factoring((256, 128), ("mystery", "embed")) == FactorPlan((1,), (0,))
     with pytest.raises(ValueError, match="do not match"):
         plan_factoring((4, 4, 4), ("embed", "mlp"))
+
+
+@pytest.mark.parametrize("kernel_shape", [(8, 6), (2, 3)])
+def test_a_stacked_parameter_is_updated_like_its_per_layer_slices(kernel_shape):
+    """Scanned models stack [layers, ...]: factoring, clipping and parameter scale per layer."""
+    layers = [jax.random.normal(jax.random.PRNGKey(i), kernel_shape) * (i + 1) for i in range(3)]
+    grads = [[jnp.cos(p * (step + 1)) * (i + 1) for i, p in enumerate(layers)] for step in range(2)]
+    config = AdafactorConfig(min_dim_size_to_factor=4, clipping_threshold=0.5)
+
+    def run(params: dict, specs: dict, steps: list[dict]) -> dict:
+        optimizer = factored_adafactor(0.1, plan_tree(params, specs, 4), config)
+        state = optimizer.init(params)
+        for grad in steps:
+            updates, state = optimizer.update(grad, state, params)
+            params = optax.apply_updates(params, updates)
+        return params
+
+    per_layer = run(
+        {f"w{i}": p for i, p in enumerate(layers)},
+        {f"w{i}": PartitionSpec("embed", "mlp") for i in range(3)},
+        [{f"w{i}": g for i, g in enumerate(step)} for step in grads],
+    )
+    stacked = run(
+        {"w": jnp.stack(layers)},
+        {"w": PartitionSpec("layers", "embed", "mlp")},
+        [{"w": jnp.stack(step)} for step in grads],
+    )
+    want = np.stack([per_layer[f"w{i}"] for i in range(3)])
+    np.testing.assert_allclose(stacked["w"], want, rtol=1e-6, atol=1e-7)
 
 
 def _problem():
