@@ -10,6 +10,8 @@ same ``EvalExample``s to InstructRec and to these, so the numbers are comparable
 - ``SASRecScorer.fit(dataset, SASRecConfig(), seed)``: SASRec (Kang & McAuley 2018) in
   flax, trained on the training parts, early-stopped on the validation split; also
   ``top_items`` (full-catalog top-k, for hard negatives) and ``save``/``load``.
+- ``GRU4RecScorer.fit(dataset, GRU4RecConfig(), seed)``: GRU4Rec (Hidasi et al. 2016) with
+  RecBole's defaults, the same training data, early stopping, ``top_items`` and files.
 - ``make_baseline(name, dataset, seed, **kwargs)``: any of the above by name.
 
 Adding your own baseline: write a class with a ``name`` attribute and a ``score`` method
@@ -35,6 +37,8 @@ can build it by name::
     scorer = make_baseline("last-category", dataset, seed=0)
 """
 
+from instructrec_jax.evaluation.baselines.embedding_scorer import EmbeddingScorer
+from instructrec_jax.evaluation.baselines.gru4rec import GRU4RecConfig, GRU4RecScorer
 from instructrec_jax.evaluation.baselines.item_index import ItemIndex
 from instructrec_jax.evaluation.baselines.popularity import PopularityScorer
 from instructrec_jax.evaluation.baselines.random_scorer import RandomScorer
@@ -45,13 +49,18 @@ from instructrec_jax.evaluation.baselines.registry import (
 )
 from instructrec_jax.evaluation.baselines.sasrec import SASRecScorer
 from instructrec_jax.evaluation.baselines.sasrec_config import SASRecConfig
+from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
 
 __all__ = [
+    "EmbeddingScorer",
+    "GRU4RecConfig",
+    "GRU4RecScorer",
     "ItemIndex",
     "PopularityScorer",
     "RandomScorer",
     "SASRecConfig",
     "SASRecScorer",
+    "TrainingConfig",
     "baseline_names",
     "make_baseline",
     "register_baseline",

@@ -116,6 +116,10 @@ class SASRec(nn.Module):
             states = block(states, attention_mask, deterministic) * is_item
         return self.final_norm(states)
 
+    def user_states(self, item_ids: jax.Array) -> jax.Array:
+        """[B, D]: the state after each history's most recent item (no dropout)."""
+        return self(item_ids)[:, -1]
+
     def item_embeddings(self) -> jax.Array:
         """The item table [num_items + 1, D] (row 0 = padding), used as output weights."""
         return self.item_embedding.embedding

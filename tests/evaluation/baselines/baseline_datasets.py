@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from instructrec_jax.data import Interaction, Item, PrepareConfig, ProcessedDataset, RawDataset
 from instructrec_jax.data import prepare as prepare_raw
-from instructrec_jax.evaluation.baselines import SASRecConfig
+from instructrec_jax.evaluation.baselines import GRU4RecConfig, SASRecConfig
 
 
 def dataset_from_sequences(
@@ -49,3 +49,18 @@ def small_sasrec_config(**overrides: object) -> SASRecConfig:
     values = {"hidden_size": 32, "max_length": 8, "max_epochs": 20, "patience": 20}
     values.update(overrides)
     return SASRecConfig(**values)
+
+
+def small_gru4rec_config(**overrides: object) -> GRU4RecConfig:
+    """One small GRU4Rec for every test: embedding 16, hidden 32, window 8."""
+    values = {
+        "embedding_size": 16,
+        "hidden_size": 32,
+        "max_length": 8,
+        "dropout_rate": 0.1,
+        "learning_rate": 1e-2,
+        "max_epochs": 20,
+        "patience": 20,
+    }
+    values.update(overrides)
+    return GRU4RecConfig(**values)

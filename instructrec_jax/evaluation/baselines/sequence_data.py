@@ -1,9 +1,9 @@
-"""Integer arrays for SASRec: training windows and left-padded evaluation histories."""
+"""Integer arrays for the sequential baselines: training windows, left-padded histories."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -94,15 +94,3 @@ def _indices_or_error(
         raise KeyError(
             f"{example.split} example of user {example.user_id!r}: {error.args[0]}"
         ) from None
-
-
-def shuffled_batches(
-    num_rows: int, batch_size: int, rng: np.random.Generator
-) -> Iterator[np.ndarray]:
-    """Row indices per batch, a fresh permutation per call; the last batch is padded
-    with -1 (rows to mask) so every batch has exactly ``batch_size`` entries."""
-    order = rng.permutation(num_rows)
-    num_batches = -(-num_rows // batch_size)
-    padded = np.full(num_batches * batch_size, -1, dtype=np.int64)
-    padded[:num_rows] = order
-    yield from padded.reshape(num_batches, batch_size)
