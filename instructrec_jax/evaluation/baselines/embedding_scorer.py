@@ -19,7 +19,7 @@ without pickle::
 A subclass names itself (``name``, ``display_name``, ``config_class``, ``model_class``) and
 implements the hooks ``init_inputs``, ``encode``, ``item_vectors``, ``training_arrays``
 and ``loss_fn`` (and optionally ``resolve_config``, ``make_extras``,
-``model_arguments``). Its flax module takes its sizes from the config fields of the same
+``model_arguments``, ``attach``). Its flax module takes its sizes from the config fields of the same
 names and has a ``user_states(*inputs) -> [B, D]`` method.
 """
 
@@ -111,6 +111,7 @@ class EmbeddingScorer(abc.ABC):
     display_name: ClassVar[str]
     config_class: ClassVar[type[TrainingConfig]]
     model_class: ClassVar[type[nn.Module]]
+    runtime_options: ClassVar[tuple[str, ...]] = ()  # options for ``attach``, not saved
 
     def __init__(
         self,
@@ -144,6 +145,12 @@ class EmbeddingScorer(abc.ABC):
         if options:
             raise TypeError(f"{cls.display_name} takes no options {sorted(options)}")
         return {}
+
+    def attach(self, dataset: ProcessedDataset | None) -> None:
+        """Take what scoring needs beyond the saved files (none by default; the text
+        baselines take the catalog and the teacher). Called by ``untrained`` and ``load``
+        with the ``runtime_options`` given to them."""
+        del dataset
 
     def build_model(self) -> nn.Module:
         """``model_class`` built from ``model_arguments()`` plus every config field that
@@ -192,7 +199,7 @@ class EmbeddingScorer(abc.ABC):
     ) -> ScorerT:
         """Train on ``dataset``'s training parts, early-stopped on its validation split."""
         scorer = cls.untrained(dataset, config, seed, **options)
-        validate = scorer.validator(dataset.valid)
+        validate = scorer.validator(scorer.validation_examples(dataset))
         result = train_with_early_stopping(
             scorer.loss_fn(),
             scorer.params,
@@ -233,8 +240,10 @@ class EmbeddingScorer(abc.ABC):
             user_id: index.indices(sequence.item_ids)
             for user_id, sequence in dataset.sequences.items()
         }
+        runtime = {name: options.pop(name) for name in cls.runtime_options if name in options}
         extras = cls.make_extras(dataset, config, **options)
         scorer = cls(None, config, index, interacted, {}, extras)
+        scorer.attach(dataset, **runtime)
         scorer.params = scorer.init_params(seed)
         return scorer
 
@@ -242,6 +251,10 @@ class EmbeddingScorer(abc.ABC):
         """Initial parameters from ``seed`` (one compiled call)."""
         inputs = [np.asarray(array)[None] for array in self.init_inputs()]
         return _init(self.model, jax.random.PRNGKey(seed), *inputs)
+
+    def validation_examples(self, dataset: ProcessedDataset) -> list[EvalExample]:
+        """The examples early stopping is checked on (by default the validation split)."""
+        return list(dataset.valid)
 
     def validator(self, examples: Sequence[EvalExample]) -> Validator | None:
         """Parameters -> ranking metrics on ``examples`` (None without examples)."""
@@ -389,7 +402,11 @@ class EmbeddingScorer(abc.ABC):
 
     @classmethod
     def load(
-        cls: type[ScorerT], directory: str | Path, expected_fingerprint: str | None = None
+        cls: type[ScorerT],
+        directory: str | Path,
+        expected_fingerprint: str | None = None,
+        dataset: ProcessedDataset | None = None,
+        **runtime: Any,
     ) -> ScorerT:
         """Read a directory written by ``save``.
 
@@ -397,7 +414,12 @@ class EmbeddingScorer(abc.ABC):
           directory: the saved model.
           expected_fingerprint: if given, the ``ProcessedDataset.fingerprint`` the model
             must have been trained on (refuses a model of another dataset version).
+          dataset: the dataset, for baselines that score with it (the text baselines
+            read the catalog); its fingerprint is then checked too.
+          **runtime: the class's ``runtime_options`` (e.g. the text baselines' teacher).
         """
+        if expected_fingerprint is None and dataset is not None:
+            expected_fingerprint = dataset.fingerprint
         directory = Path(directory)
         path = directory / cls.meta_file()
         meta = read_json(path, f"no saved {cls.display_name} model here")
@@ -420,6 +442,7 @@ class EmbeddingScorer(abc.ABC):
         expected = jax.eval_shape(scorer.init_params, 0)
         scorer.params = read_params(directory / cls.params_file(), expected)
         scorer.interacted = _read_interacted(directory / INTERACTED_FILE, index.num_items)
+        scorer.attach(dataset, **runtime)
         return scorer
 
 

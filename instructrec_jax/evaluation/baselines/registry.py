@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from instructrec_jax.data.processed import ProcessedDataset
+from instructrec_jax.evaluation.baselines.bert4rec import BERT4RecScorer
+from instructrec_jax.evaluation.baselines.bpr import BPRScorer
+from instructrec_jax.evaluation.baselines.dssm import DSSMScorer
 from instructrec_jax.evaluation.baselines.embedding_scorer import EmbeddingScorer
 from instructrec_jax.evaluation.baselines.gru4rec import GRU4RecScorer
 from instructrec_jax.evaluation.baselines.popularity import PopularityScorer
 from instructrec_jax.evaluation.baselines.random_scorer import RandomScorer
 from instructrec_jax.evaluation.baselines.sasrec import SASRecScorer
+from instructrec_jax.evaluation.baselines.tem import TEMScorer
 from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
 from instructrec_jax.evaluation.scorer import CandidateScorer
 
@@ -51,7 +55,8 @@ def trained_factory(scorer_class: type[EmbeddingScorer]) -> BaselineFactory:
         **options: Any,
     ) -> CandidateScorer:
         if model_dir is not None and (Path(model_dir) / scorer_class.meta_file()).exists():
-            scorer = scorer_class.load(model_dir, expected_fingerprint=dataset.fingerprint)
+            runtime = {k: options[k] for k in scorer_class.runtime_options if k in options}
+            scorer = scorer_class.load(model_dir, dataset=dataset, **runtime)
             if scorer.training.get("seed") != seed:
                 raise ValueError(
                     f"{model_dir}: model trained with seed {scorer.training.get('seed')}, "
@@ -71,6 +76,10 @@ _REGISTRY: dict[str, BaselineFactory] = {
     "popularity": _make_popularity,
     "sasrec": trained_factory(SASRecScorer),
     "gru4rec": trained_factory(GRU4RecScorer),
+    "bert4rec": trained_factory(BERT4RecScorer),
+    "bpr": trained_factory(BPRScorer),
+    "tem": trained_factory(TEMScorer),
+    "dssm": trained_factory(DSSMScorer),
 }
 
 
@@ -92,13 +101,15 @@ def make_baseline(
     """Build (and train if needed) the baseline ``name`` on ``dataset``.
 
     Args:
-      name: ``"random"``, ``"popularity"``, ``"sasrec"``, ``"gru4rec"`` or a registered
-        name.
+      name: ``"random"``, ``"popularity"``, ``"sasrec"``, ``"gru4rec"``, ``"bert4rec"``,
+        ``"bpr"``, ``"tem"``, ``"dssm"`` or a registered name.
       dataset: the processed dataset (training parts, validation split, catalog).
       seed: seeds every random choice of the baseline.
       **kwargs: baseline options: popularity ``break_ties``; the trained baselines
-        ``config`` (``SASRecConfig``, ``GRU4RecConfig``, ...), ``progress``, ``model_dir``
-        (save / reuse the trained model) and their own options (see ``trained_factory``).
+        ``config`` (their ``TrainingConfig`` subclass, e.g. ``SASRecConfig``),
+        ``progress``, ``model_dir`` (save / reuse the trained model) and their own
+        options (see ``trained_factory``; ``tem`` and ``dssm`` need ``vocabulary``, the
+        SentencePiece model, and take ``teacher``).
     """
     try:
         factory = _REGISTRY[name]

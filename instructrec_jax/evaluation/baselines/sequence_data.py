@@ -94,3 +94,23 @@ def _indices_or_error(
         raise KeyError(
             f"{example.split} example of user {example.user_id!r}: {error.args[0]}"
         ) from None
+
+
+def item_windows(
+    training_parts: Iterable[Sequence[str]], index: ItemIndex, max_length: int
+) -> np.ndarray:
+    """Int32 [num_windows, max_length]: every training sequence cut into consecutive,
+    non-overlapping runs of up to ``max_length`` items (from the end back, so the most
+    recent run is the longest), left-padded; runs of a single item are dropped (a Cloze
+    model needs context). For BERT4Rec, which predicts masked items inside a window.
+    """
+    windows = []
+    for sequence in training_parts:
+        encoded = index.indices(sequence)
+        for end in range(encoded.size, 1, -max_length):
+            run = encoded[max(0, end - max_length) : end]
+            if run.size > 1:
+                windows.append(left_pad(run, max_length))
+    if not windows:
+        raise ValueError("no training sequence has two or more items: nothing to train on")
+    return np.stack(windows)

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from instructrec_jax.data import Interaction, Item, PrepareConfig, ProcessedDataset, RawDataset
+from instructrec_jax.data import (
+    EvalExample,
+    Interaction,
+    Item,
+    PrepareConfig,
+    ProcessedDataset,
+    RawDataset,
+)
 from instructrec_jax.data import prepare as prepare_raw
-from instructrec_jax.evaluation.baselines import GRU4RecConfig, SASRecConfig
+from instructrec_jax.evaluation.baselines import (
+    BERT4RecConfig,
+    BPRConfig,
+    DSSMConfig,
+    GRU4RecConfig,
+    SASRecConfig,
+    TEMConfig,
+)
+from instructrec_jax.evaluation.baselines.queries import annotate
+from instructrec_jax.instructions.teachers import HeuristicTeacher
+from instructrec_jax.tasks.vocab import train_vocabulary
 
 
 def dataset_from_sequences(
@@ -64,3 +83,115 @@ def small_gru4rec_config(**overrides: object) -> GRU4RecConfig:
     }
     values.update(overrides)
     return GRU4RecConfig(**values)
+
+
+def cluster_sequences(
+    num_users: int, num_groups: int, items_per_group: int, seed: int
+) -> dict[str, list[str]]:
+    """Each user belongs to a group and interacts, in random order, with all but one or
+    two of the group's items only: no order to learn, but who likes what (what BPR-MF
+    learns)."""
+    rng = random.Random(seed)
+    sequences = {}
+    for user in range(num_users):
+        group = user % num_groups
+        items = [f"g{group}i{k:02d}" for k in range(items_per_group)]
+        sequences[f"u{user:04d}"] = rng.sample(
+            items, rng.randint(items_per_group - 2, items_per_group - 1)
+        )
+    return sequences
+
+
+def small_bert4rec_config(**overrides: object) -> BERT4RecConfig:
+    """One small BERT4Rec for every test: width 32, 1 layer, 2 heads, window 8."""
+    values = {
+        "hidden_size": 32,
+        "num_layers": 1,
+        "inner_size": 64,
+        "max_length": 8,
+        "dropout_rate": 0.1,
+        "mask_ratio": 0.3,
+        "learning_rate": 1e-2,
+        "max_epochs": 40,
+        "eval_every": 5,
+        "patience": 20,
+    }
+    values.update(overrides)
+    return BERT4RecConfig(**values)
+
+
+def small_bpr_config(**overrides: object) -> BPRConfig:
+    """One small BPR-MF for every test: embedding 16, batch 256."""
+    values = {
+        "embedding_size": 16,
+        "batch_size": 256,
+        "learning_rate": 3e-2,
+        "max_epochs": 30,
+        "eval_every": 5,
+        "patience": 20,
+    }
+    values.update(overrides)
+    return BPRConfig(**values)
+
+
+def train_text_vocabulary(dataset: ProcessedDataset, directory: Path) -> str:
+    """A 300-piece SentencePiece model of the dataset's item texts and training queries."""
+    examples = list(dataset.train_examples())
+    texts = [f"{item.title} | {', '.join(item.categories)}" for item in dataset.catalog.values()]
+    for annotation in annotate(examples, dataset.catalog, HeuristicTeacher()):
+        texts.extend(dataclasses.astuple(annotation))
+    return train_vocabulary(texts, directory, vocab_size=300)
+
+
+def other_category_examples(
+    dataset: ProcessedDataset, examples: Sequence[EvalExample], seed: int = 0
+) -> list[EvalExample]:
+    """``examples`` with 9 negatives drawn (seeded) from items outside the target's
+    categories: a query naming the target's category then singles the target out."""
+    rng = random.Random(seed)
+    planted = []
+    for example in examples:
+        labels = set(dataset.catalog[example.target].categories[1:])
+        others = sorted(
+            item_id
+            for item_id, item in dataset.catalog.items()
+            if not labels & set(item.categories[1:])
+        )
+        planted.append(dataclasses.replace(example, negatives=tuple(rng.sample(others, 9))))
+    return planted
+
+
+def small_dssm_config(**overrides: object) -> DSSMConfig:
+    """One small DSSM for every test: tokens 16, towers 32 and 16."""
+    values = {
+        "token_embedding_size": 16,
+        "hidden_size": 32,
+        "output_size": 16,
+        "max_query_tokens": 12,
+        "max_item_tokens": 16,
+        "batch_size": 64,
+        "learning_rate": 1e-2,
+        "max_epochs": 20,
+        "eval_every": 5,
+        "patience": 20,
+    }
+    values.update(overrides)
+    return DSSMConfig(**values)
+
+
+def small_tem_config(**overrides: object) -> TEMConfig:
+    """One small TEM for every test: width 16, 1 layer, 2 heads, window 8."""
+    values = {
+        "token_embedding_size": 16,
+        "hidden_size": 16,
+        "inner_size": 32,
+        "max_length": 8,
+        "max_query_tokens": 12,
+        "batch_size": 128,
+        "learning_rate": 1e-2,
+        "max_epochs": 10,
+        "eval_every": 5,
+        "patience": 20,
+    }
+    values.update(overrides)
+    return TEMConfig(**values)
