@@ -6,9 +6,9 @@ intention, I2 the specific one, else P2 the explicit preference; a type with non
 instructions (``HeuristicTeacher`` by default), from the example's history, target and
 review, exactly as ``InstructRecScorer`` renders them.
 
-Training queries follow the instruction data's rule (``instructions.builders``): only
-training examples whose target is in the ``train`` part of the item split, so the queries
-of the held-out product-search items are never trained on.
+Training queries follow the instruction data's rule (``instructions.builders``): an
+intention only for training examples whose target is in the ``train`` part of the item
+split, so the queries of the held-out product-search items are never trained on.
 """
 
 from __future__ import annotations
@@ -65,10 +65,18 @@ def annotate(
     return teacher.annotate_batch(requests)
 
 
-def query_training_examples(dataset: ProcessedDataset) -> list[TrainExample]:
-    """Training examples whose target may carry a query (``train`` part of the item
-    split), in ``train_examples`` order."""
-    return [e for e in dataset.train_examples() if dataset.item_split.get(e.target) == "train"]
+def query_training_examples(dataset: ProcessedDataset, kind: str) -> list[TrainExample]:
+    """Training examples that may carry a query of ``kind``, in ``train_examples`` order.
+
+    Intentions (``"vague"``, ``"specific"``) are about the target: only targets in the
+    ``train`` part of the item split. The explicit preference (``"preference"``) comes
+    from the history, and the instructions keep it for every target.
+    """
+    check_query_kind(kind, "query_training_examples")
+    examples = dataset.train_examples()
+    if kind == "preference":
+        return list(examples)
+    return [e for e in examples if dataset.item_split.get(e.target) == "train"]
 
 
 def item_text(item: Item, fields: Sequence[str]) -> str:

@@ -6,10 +6,11 @@ takes from HEM/ZAM, here over the project's SentencePiece tokens); a transformer
 reads ``[query, history item embeddings]`` (no positions: TEM treats the purchases as a
 set) and its output at the query's position is the user-query representation ``M_uq``,
 scored against the item embeddings by dot product. Trained with the full-catalog softmax
-on (history, query, target) rows: every training example whose target is a ``train`` item
-(the instructions' rule), once per query kind (P2, I1, I2 by default), as written by the
-instructions' teacher. The original samples negatives for the softmax; the full softmax is
-exact and cheap for catalogs of a few thousand items.
+on (history, query, target) rows, once per query kind (P2, I1, I2 by default) as written
+by the instructions' teacher, under the instructions' rule: every training example for
+P2, those whose target is a ``train`` item for the intentions. The original samples
+negatives for the softmax; the full softmax is exact and cheap for catalogs of a few
+thousand items.
 """
 
 from __future__ import annotations
@@ -173,16 +174,16 @@ class TEMScorer(TextScorer, SequentialScorer):
         return self.query_tokens(examples), histories
 
     def training_arrays(self, dataset: ProcessedDataset) -> tuple[np.ndarray, ...]:
-        examples = query_training_examples(dataset)
-        if not examples:
-            raise ValueError("TEM: no training query (no training target in the train items)")
-        annotations = annotate(examples, self.catalog, self.teacher)
         queries, histories, targets = [], [], []
         for kind in self.config.train_query_kinds:
+            examples = query_training_examples(dataset, kind)
+            annotations = annotate(examples, self.catalog, self.teacher)
             texts = [query_text(annotation, kind) for annotation in annotations]
             queries.append(self.tokens.encode(texts, self.config.max_query_tokens))
             histories.append(encode_histories(examples, self.index, self.max_length))
             targets.append(self.index.indices([example.target for example in examples]))
+        if not sum(len(part) for part in targets):
+            raise ValueError("TEM: no training query (no training target in the train items)")
         return np.concatenate(queries), np.concatenate(histories), np.concatenate(targets)
 
     def loss_fn(self) -> LossFn:

@@ -169,9 +169,9 @@ def small_dssm_config(**overrides: object) -> DSSMConfig:
         "output_size": 16,
         "max_query_tokens": 12,
         "max_item_tokens": 16,
-        "batch_size": 64,
+        "batch_size": 16,
         "learning_rate": 1e-2,
-        "max_epochs": 20,
+        "max_epochs": 25,
         "eval_every": 5,
         "patience": 20,
     }
@@ -187,6 +187,7 @@ def small_tem_config(**overrides: object) -> TEMConfig:
         "inner_size": 32,
         "max_length": 8,
         "max_query_tokens": 12,
+        "query_kind": "specific",
         "batch_size": 128,
         "learning_rate": 1e-2,
         "max_epochs": 10,
@@ -195,3 +196,12 @@ def small_tem_config(**overrides: object) -> TEMConfig:
     }
     values.update(overrides)
     return TEMConfig(**values)
+
+
+def seen_target_examples(
+    dataset: ProcessedDataset, examples: Sequence[EvalExample]
+) -> list[EvalExample]:
+    """``other_category_examples`` of the examples whose target is a ``train`` item (an
+    id-based model such as TEM has never been asked a query about the others)."""
+    seen = [e for e in examples if dataset.item_split.get(e.target) == "train"]
+    return other_category_examples(dataset, seen)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from baseline_datasets import (
     other_category_examples,
+    seen_target_examples,
     small_bert4rec_config,
     small_bpr_config,
     small_dssm_config,
@@ -50,7 +51,7 @@ SPECS = {
     "gru4rec": Spec(GRU4RecScorer, small_gru4rec_config, "chain_dataset"),
     "bert4rec": Spec(BERT4RecScorer, small_bert4rec_config, "chain_dataset"),
     "bpr": Spec(BPRScorer, small_bpr_config, "cluster_dataset"),
-    "tem": Spec(TEMScorer, small_tem_config, "text_dataset", other_category_examples, True),
+    "tem": Spec(TEMScorer, small_tem_config, "text_dataset", seen_target_examples, True),
     "dssm": Spec(DSSMScorer, small_dssm_config, "text_dataset", other_category_examples, True),
 }
 
