@@ -58,6 +58,7 @@ from instructrec_jax.evaluation.baselines.registry import (
     baseline_names,
     make_baseline,
     register_baseline,
+    trained_class,
 )
 from instructrec_jax.evaluation.baselines.sasrec import SASRecScorer
 from instructrec_jax.evaluation.baselines.sasrec_config import SASRecConfig
@@ -85,4 +86,5 @@ __all__ = [
     "baseline_names",
     "make_baseline",
     "register_baseline",
+    "trained_class",
 ]

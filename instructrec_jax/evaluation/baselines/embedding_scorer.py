@@ -111,6 +111,7 @@ class EmbeddingScorer(abc.ABC):
     display_name: ClassVar[str]
     config_class: ClassVar[type[TrainingConfig]]
     model_class: ClassVar[type[nn.Module]]
+    fit_options: ClassVar[tuple[str, ...]] = ()  # keyword options ``fit`` takes
     runtime_options: ClassVar[tuple[str, ...]] = ()  # options for ``attach``, not saved
 
     def __init__(
@@ -284,10 +285,24 @@ class EmbeddingScorer(abc.ABC):
 
     def score(self, examples: Sequence[EvalExample]) -> np.ndarray:
         """Scores [num_examples, num_candidates] in ``EvalExample.candidates`` order."""
-        num_candidates = candidate_count(examples)
+        return self.score_lists(examples, [example.candidates for example in examples])
+
+    def score_lists(
+        self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
+    ) -> np.ndarray:
+        """Scores [num_examples, n] of any candidate lists (one per example, equal length
+        n), the state still coming from each example (its history, user or query about
+        the target), as grouped reranking needs."""
+        if len(candidate_lists) != len(examples):
+            raise ValueError(f"{len(candidate_lists)} candidate lists for {len(examples)} examples")
+        repacked = [
+            dataclasses.replace(example, target=candidates[0], negatives=tuple(candidates[1:]))
+            for example, candidates in zip(examples, candidate_lists)
+        ]
+        num_candidates = candidate_count(repacked)
         if not examples:
             return np.zeros((0, num_candidates), dtype=np.float32)
-        candidates = encode_candidates(examples, self.index)
+        candidates = encode_candidates(repacked, self.index)
         return self.candidate_scores(self.params, self.encode(examples), candidates)
 
     def validation_loss(self, examples: Sequence[EvalExample]) -> float:

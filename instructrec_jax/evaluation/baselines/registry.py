@@ -68,7 +68,14 @@ def trained_factory(scorer_class: type[EmbeddingScorer]) -> BaselineFactory:
             scorer.save(model_dir)
         return scorer
 
+    make.scorer_class = scorer_class  # type: ignore[attr-defined]  # see ``trained_class``
     return make
+
+
+def trained_class(name: str) -> type[EmbeddingScorer] | None:
+    """The ``EmbeddingScorer`` class behind a registered trained baseline (its
+    ``fit_options`` say which options it takes), or None for the others."""
+    return getattr(_REGISTRY.get(name), "scorer_class", None)
 
 
 _REGISTRY: dict[str, BaselineFactory] = {

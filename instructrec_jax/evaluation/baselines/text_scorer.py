@@ -89,6 +89,7 @@ class TextScorer(EmbeddingScorer):
       query_kind: the query this scorer reads (None: none, e.g. for ``p1_i0_t3``).
     """
 
+    fit_options = ("vocabulary", "teacher")
     runtime_options = ("teacher",)
     config: QueryConfig
 
