@@ -5,8 +5,8 @@ For every scenario and instruction type, InstructRec's template is chosen on val
 (``random`` protocol, best ``selection_metric``) and then evaluated on test under every
 requested protocol; each baseline is evaluated once per scenario and protocol on the very
 same candidate sets (once per instruction type for those that read its query, TEM and
-DSSM: ``InstructionTypeScorer``). Work is cut into shards whose positive ranks are saved atomically, so
-an interrupted run resumes (see :mod:`instructrec_jax.evaluation.shards`).
+DSSM: ``InstructionTypeScorer``). Work is cut into shards whose positive ranks are saved
+atomically, so an interrupted run resumes (see :mod:`instructrec_jax.evaluation.shards`).
 """
 
 from __future__ import annotations
