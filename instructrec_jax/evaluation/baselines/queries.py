@@ -13,7 +13,7 @@ split, so the queries of the held-out product-search items are never trained on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.types import EvalExample, Item, TrainExample
@@ -91,3 +91,16 @@ def item_text(item: Item, fields: Sequence[str]) -> str:
         elif item.attributes.get(field):
             parts.append(item.attributes[field])
     return " | ".join(part for part in parts if part)
+
+
+def text_corpus(
+    dataset: ProcessedDataset, teacher: Teacher, item_fields: Sequence[str]
+) -> Iterator[str]:
+    """Texts to train a SentencePiece vocabulary for the text baselines on (when the
+    checkpoint's vocabulary is not at hand): every item text, then every training
+    example's P2, I1 and I2."""
+    for item in dataset.catalog.values():
+        yield item_text(item, item_fields)
+    examples = list(dataset.train_examples())
+    for annotation in annotate(examples, dataset.catalog, teacher):
+        yield from (query_text(annotation, kind) for kind in QUERY_KINDS)

@@ -62,6 +62,12 @@ def trained_factory(scorer_class: type[EmbeddingScorer]) -> BaselineFactory:
                     f"{model_dir}: model trained with seed {scorer.training.get('seed')}, "
                     f"asked for seed {seed}"
                 )
+            wanted = config and scorer_class.resolve_config(config, dataset)
+            if wanted and wanted != scorer.config:
+                raise ValueError(
+                    f"{model_dir}: model trained with {scorer.config}, asked for {wanted}; "
+                    "give another model_dir (or delete this one) to train it"
+                )
             return scorer
         scorer = scorer_class.fit(dataset, config, seed=seed, progress=progress, **options)
         if model_dir is not None:

@@ -24,7 +24,7 @@ from instructrec_jax.evaluation.baselines import (
     SASRecConfig,
     TEMConfig,
 )
-from instructrec_jax.evaluation.baselines.queries import annotate
+from instructrec_jax.evaluation.baselines.queries import text_corpus
 from instructrec_jax.instructions.teachers import HeuristicTeacher
 from instructrec_jax.tasks.vocab import train_vocabulary
 
@@ -136,11 +136,8 @@ def small_bpr_config(**overrides: object) -> BPRConfig:
 
 def train_text_vocabulary(dataset: ProcessedDataset, directory: Path) -> str:
     """A 300-piece SentencePiece model of the dataset's item texts and training queries."""
-    examples = list(dataset.train_examples())
-    texts = [f"{item.title} | {', '.join(item.categories)}" for item in dataset.catalog.values()]
-    for annotation in annotate(examples, dataset.catalog, HeuristicTeacher()):
-        texts.extend(dataclasses.astuple(annotation))
-    return train_vocabulary(texts, directory, vocab_size=300)
+    corpus = text_corpus(dataset, HeuristicTeacher(), ("title", "categories", "year"))
+    return train_vocabulary(corpus, directory, vocab_size=300)
 
 
 def other_category_examples(

@@ -89,6 +89,11 @@ def test_sasrec_model_dir_trains_once_then_reuses(tmp_path, monkeypatch, chain_d
     np.testing.assert_array_equal(first.score(examples), second.score(examples))
     with pytest.raises(ValueError, match="seed 0"):
         make_baseline("sasrec", chain_dataset, seed=1, model_dir=model_dir)
+    other = small_sasrec_config(max_epochs=2)
+    with pytest.raises(ValueError, match="give another model_dir"):
+        make_baseline("sasrec", chain_dataset, seed=0, config=other, model_dir=model_dir)
+    same = make_baseline("sasrec", chain_dataset, seed=0, config=config, model_dir=model_dir)
+    np.testing.assert_array_equal(first.score(examples), same.score(examples))
 
 
 @pytest.mark.parametrize(
