@@ -32,62 +32,35 @@ from instructrec_jax.evaluation.baselines.sequential_scorer import (
     training_parts,
 )
 from instructrec_jax.evaluation.baselines.train_loop import Batch, LossFn, Params
-from instructrec_jax.evaluation.baselines.training_config import (
-    TrainingConfig,
-    check_fraction,
-    check_positive,
-)
-from instructrec_jax.evaluation.baselines.transformer import TransformerEncoder
+from instructrec_jax.evaluation.baselines.transformer import TransformerConfig, TransformerEncoder
 
 
 @dataclasses.dataclass(frozen=True)
-class BERT4RecConfig(TrainingConfig):
+class BERT4RecConfig(TransformerConfig):
     """BERT4Rec's size and schedule; the model defaults are RecBole's.
 
     RecBole: 2 layers, 2 heads, hidden 64, inner 256, dropout 0.2 (hidden and attention),
-    GELU, mask ratio 0.2, window 50, CE loss, Adam at 1e-3. A window of 50 exceeds the
-    evaluation histories (``EvalExample.history`` keeps ``max_history`` items, 20 by
-    default): training windows hold up to 50 items, scoring sees at most 20 + the mask.
-    The Cloze objective predicts only a fifth of the items per pass, so it needs many
-    more epochs than SASRec: up to 200 here, validated every 5, patience 3.
+    GELU, mask ratio 0.2, window 50, CE loss, Adam at 1e-3 (the encoder sizes are
+    ``TransformerConfig``'s). A window of 50 exceeds the evaluation histories
+    (``EvalExample.history`` keeps ``max_history`` items, 20 by default): training windows
+    hold up to 50 items, scoring sees at most 20 + the mask. The Cloze objective predicts
+    only a fifth of the items per pass, so it needs many more epochs than SASRec: up to
+    200 here, validated every 5, patience 3.
 
     Attributes:
-      hidden_size: embedding and model width.
-      num_layers: transformer layers.
-      num_heads: attention heads (must divide ``hidden_size``).
-      inner_size: feed-forward width.
-      dropout_rate: dropout on embeddings, attention weights and layer outputs.
       mask_ratio: share of window items replaced by ``[mask]`` in training.
       max_length: window in items (the mask included when scoring).
     """
 
     max_epochs: int = 200
     eval_every: int = 5
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 2
-    inner_size: int = 256
-    dropout_rate: float = 0.2
     mask_ratio: float = 0.2
     max_length: int | None = 50
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        sizes = {
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "inner_size": self.inner_size,
-        }
-        if self.max_length is not None:
-            sizes["max_length"] = self.max_length - 1  # room for one item besides the mask
-        check_positive("BERT4RecConfig", sizes)
-        if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"BERT4RecConfig.num_heads ({self.num_heads}) must divide hidden_size "
-                f"({self.hidden_size})"
-            )
-        check_fraction("BERT4RecConfig", "dropout_rate", self.dropout_rate)
+        if self.max_length is not None and self.max_length < 2:
+            raise ValueError(f"BERT4RecConfig.max_length must be >= 2, got {self.max_length}")
         if not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(f"BERT4RecConfig.mask_ratio must be in (0, 1), got {self.mask_ratio}")
 
@@ -117,7 +90,11 @@ class BERT4Rec(nn.Module):
         self.input_norm = nn.LayerNorm(epsilon=1e-12)
         self.input_dropout = nn.Dropout(self.dropout_rate)
         self.encoder = TransformerEncoder(
-            self.num_layers, self.hidden_size, self.num_heads, self.inner_size, self.dropout_rate
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            inner_size=self.inner_size,
+            dropout_rate=self.dropout_rate,
+            num_layers=self.num_layers,
         )
         self.output_dense = nn.Dense(self.hidden_size)
         self.output_norm = nn.LayerNorm(epsilon=1e-12)

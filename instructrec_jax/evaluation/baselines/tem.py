@@ -40,54 +40,33 @@ from instructrec_jax.evaluation.baselines.sequence_losses import (
 from instructrec_jax.evaluation.baselines.sequential_scorer import SequentialScorer
 from instructrec_jax.evaluation.baselines.text_scorer import QueryConfig, TextScorer, pooled_tokens
 from instructrec_jax.evaluation.baselines.train_loop import Batch, LossFn, Params
-from instructrec_jax.evaluation.baselines.training_config import check_fraction, check_positive
-from instructrec_jax.evaluation.baselines.transformer import TransformerEncoder
+from instructrec_jax.evaluation.baselines.training_config import check_positive
+from instructrec_jax.evaluation.baselines.transformer import TransformerConfig, TransformerEncoder
 
 
 @dataclasses.dataclass(frozen=True)
-class TEMConfig(QueryConfig):
-    """TEM's size and schedule.
+class TEMConfig(QueryConfig, TransformerConfig):
+    """TEM's size and schedule (query settings ``QueryConfig``'s, encoder sizes
+    ``TransformerConfig``'s).
 
     Width 64, 1 layer, 2 heads, feed-forward 256, dropout 0.1 (TEM's best settings use
     1-2 layers); Adam at 1e-3, batch 256, up to 30 epochs, patience 3. ``score`` reads the
     vague intention (I1) by default: the paper's TEM row is ``<P1, I1, T3>``.
 
     Attributes:
-      hidden_size: item, token and model width.
-      num_layers: transformer layers.
-      num_heads: attention heads (must divide ``hidden_size``).
-      inner_size: feed-forward width.
-      dropout_rate: dropout on the inputs, attention weights and layer outputs.
       max_length: history items read; ``None`` uses the dataset's ``max_history``.
     """
 
     batch_size: int = 256
     max_epochs: int = 30
-    token_embedding_size: int = 64
-    hidden_size: int = 64
     num_layers: int = 1
-    num_heads: int = 2
-    inner_size: int = 256
     dropout_rate: float = 0.1
     max_length: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        sizes = {
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "inner_size": self.inner_size,
-        }
         if self.max_length is not None:
-            sizes["max_length"] = self.max_length
-        check_positive("TEMConfig", sizes)
-        if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"TEMConfig.num_heads ({self.num_heads}) must divide hidden_size "
-                f"({self.hidden_size})"
-            )
-        check_fraction("TEMConfig", "dropout_rate", self.dropout_rate)
+            check_positive("TEMConfig", {"max_length": self.max_length})
 
 
 class TEM(nn.Module):
@@ -119,7 +98,11 @@ class TEM(nn.Module):
         )
         self.input_dropout = nn.Dropout(self.dropout_rate)
         self.encoder = TransformerEncoder(
-            self.num_layers, self.hidden_size, self.num_heads, self.inner_size, self.dropout_rate
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            inner_size=self.inner_size,
+            dropout_rate=self.dropout_rate,
+            num_layers=self.num_layers,
         )
 
     def __call__(

@@ -6,6 +6,7 @@ import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from instructrec_jax.data import (
     EvalExample,
@@ -70,21 +71,6 @@ def small_sasrec_config(**overrides: object) -> SASRecConfig:
     return SASRecConfig(**values)
 
 
-def small_gru4rec_config(**overrides: object) -> GRU4RecConfig:
-    """One small GRU4Rec for every test: embedding 16, hidden 32, window 8."""
-    values = {
-        "embedding_size": 16,
-        "hidden_size": 32,
-        "max_length": 8,
-        "dropout_rate": 0.1,
-        "learning_rate": 1e-2,
-        "max_epochs": 20,
-        "patience": 20,
-    }
-    values.update(overrides)
-    return GRU4RecConfig(**values)
-
-
 def cluster_sequences(
     num_users: int, num_groups: int, items_per_group: int, seed: int
 ) -> dict[str, list[str]]:
@@ -100,38 +86,6 @@ def cluster_sequences(
             items, rng.randint(items_per_group - 2, items_per_group - 1)
         )
     return sequences
-
-
-def small_bert4rec_config(**overrides: object) -> BERT4RecConfig:
-    """One small BERT4Rec for every test: width 32, 1 layer, 2 heads, window 8."""
-    values = {
-        "hidden_size": 32,
-        "num_layers": 1,
-        "inner_size": 64,
-        "max_length": 8,
-        "dropout_rate": 0.1,
-        "mask_ratio": 0.3,
-        "learning_rate": 1e-2,
-        "max_epochs": 40,
-        "eval_every": 5,
-        "patience": 20,
-    }
-    values.update(overrides)
-    return BERT4RecConfig(**values)
-
-
-def small_bpr_config(**overrides: object) -> BPRConfig:
-    """One small BPR-MF for every test: embedding 16, batch 256."""
-    values = {
-        "embedding_size": 16,
-        "batch_size": 256,
-        "learning_rate": 3e-2,
-        "max_epochs": 30,
-        "eval_every": 5,
-        "patience": 20,
-    }
-    values.update(overrides)
-    return BPRConfig(**values)
 
 
 def train_text_vocabulary(dataset: ProcessedDataset, directory: Path) -> str:
@@ -158,9 +112,48 @@ def other_category_examples(
     return planted
 
 
-def small_dssm_config(**overrides: object) -> DSSMConfig:
-    """One small DSSM for every test: tokens 16, towers 32 and 16."""
-    values = {
+def seen_target_examples(
+    dataset: ProcessedDataset, examples: Sequence[EvalExample]
+) -> list[EvalExample]:
+    """``other_category_examples`` of the examples whose target is a ``train`` item (an
+    id-based model such as TEM has never been asked a query about the others)."""
+    seen = [e for e in examples if dataset.item_split.get(e.target) == "train"]
+    return other_category_examples(dataset, seen)
+
+
+# Small, fast settings per trained baseline (one architecture each, so the jitted train
+# steps compile once per test process).
+SMALL_CONFIGS: dict[type, dict[str, object]] = {
+    GRU4RecConfig: {
+        "embedding_size": 16,
+        "hidden_size": 32,
+        "max_length": 8,
+        "dropout_rate": 0.1,
+        "learning_rate": 1e-2,
+        "max_epochs": 20,
+        "patience": 20,
+    },
+    BERT4RecConfig: {
+        "hidden_size": 32,
+        "num_layers": 1,
+        "inner_size": 64,
+        "max_length": 8,
+        "dropout_rate": 0.1,
+        "mask_ratio": 0.3,
+        "learning_rate": 1e-2,
+        "max_epochs": 40,
+        "eval_every": 5,
+        "patience": 20,
+    },
+    BPRConfig: {
+        "embedding_size": 16,
+        "batch_size": 256,
+        "learning_rate": 3e-2,
+        "max_epochs": 30,
+        "eval_every": 5,
+        "patience": 20,
+    },
+    DSSMConfig: {
         "token_embedding_size": 16,
         "hidden_size": 32,
         "output_size": 16,
@@ -171,14 +164,8 @@ def small_dssm_config(**overrides: object) -> DSSMConfig:
         "max_epochs": 25,
         "eval_every": 5,
         "patience": 20,
-    }
-    values.update(overrides)
-    return DSSMConfig(**values)
-
-
-def small_tem_config(**overrides: object) -> TEMConfig:
-    """One small TEM for every test: width 16, 1 layer, 2 heads, window 8."""
-    values = {
+    },
+    TEMConfig: {
         "token_embedding_size": 16,
         "hidden_size": 16,
         "inner_size": 32,
@@ -190,15 +177,10 @@ def small_tem_config(**overrides: object) -> TEMConfig:
         "max_epochs": 10,
         "eval_every": 5,
         "patience": 20,
-    }
-    values.update(overrides)
-    return TEMConfig(**values)
+    },
+}
 
 
-def seen_target_examples(
-    dataset: ProcessedDataset, examples: Sequence[EvalExample]
-) -> list[EvalExample]:
-    """``other_category_examples`` of the examples whose target is a ``train`` item (an
-    id-based model such as TEM has never been asked a query about the others)."""
-    seen = [e for e in examples if dataset.item_split.get(e.target) == "train"]
-    return other_category_examples(dataset, seen)
+def small_config(config_class: type, **overrides: object) -> Any:
+    """``config_class`` with its ``SMALL_CONFIGS`` settings and ``overrides``."""
+    return config_class(**{**SMALL_CONFIGS[config_class], **overrides})

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from baseline_datasets import (
-    small_gru4rec_config,
+    small_config,
     small_sasrec_config,
 )
 
@@ -11,6 +11,7 @@ from instructrec_jax.evaluation.baselines import (
     BERT4RecScorer,
     BPRScorer,
     DSSMScorer,
+    GRU4RecConfig,
     GRU4RecScorer,
     PopularityScorer,
     RandomScorer,
@@ -128,4 +129,4 @@ def test_trained_baseline_option_errors_are_clear(chain_dataset, text_dataset):
     with pytest.raises(TypeError, match="GRU4Rec takes no options"):
         make_baseline("gru4rec", chain_dataset, seed=0, vocabulary="spm.model")
     with pytest.raises(TypeError, match="BERT4RecConfig"):
-        make_baseline("bert4rec", chain_dataset, seed=0, config=small_gru4rec_config())
+        make_baseline("bert4rec", chain_dataset, seed=0, config=small_config(GRU4RecConfig))

@@ -11,11 +11,7 @@ import pytest
 from baseline_datasets import (
     other_category_examples,
     seen_target_examples,
-    small_bert4rec_config,
-    small_bpr_config,
-    small_dssm_config,
-    small_gru4rec_config,
-    small_tem_config,
+    small_config,
 )
 
 from instructrec_jax.data import EvalExample, ProcessedDataset
@@ -37,22 +33,24 @@ def _as_stored(dataset: ProcessedDataset, examples: Sequence[EvalExample]) -> li
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-    """A baseline under test: its class, a small config, the planted dataset, how its
-    evaluation examples plant the pattern, and whether it reads text."""
+    """A baseline under test: its class, the planted dataset, how its evaluation examples
+    plant the pattern, and whether it reads text (its config: ``small_config``)."""
 
     scorer_class: type[EmbeddingScorer]
-    config: Callable[..., Any]
     dataset_fixture: str
     planted: Callable[[ProcessedDataset, Sequence[EvalExample]], list[EvalExample]] = _as_stored
     reads_text: bool = False
 
+    def config(self, **overrides: Any) -> Any:
+        return small_config(self.scorer_class.config_class, **overrides)
+
 
 SPECS = {
-    "gru4rec": Spec(GRU4RecScorer, small_gru4rec_config, "chain_dataset"),
-    "bert4rec": Spec(BERT4RecScorer, small_bert4rec_config, "chain_dataset"),
-    "bpr": Spec(BPRScorer, small_bpr_config, "cluster_dataset"),
-    "tem": Spec(TEMScorer, small_tem_config, "text_dataset", seen_target_examples, True),
-    "dssm": Spec(DSSMScorer, small_dssm_config, "text_dataset", other_category_examples, True),
+    "gru4rec": Spec(GRU4RecScorer, "chain_dataset"),
+    "bert4rec": Spec(BERT4RecScorer, "chain_dataset"),
+    "bpr": Spec(BPRScorer, "cluster_dataset"),
+    "tem": Spec(TEMScorer, "text_dataset", seen_target_examples, True),
+    "dssm": Spec(DSSMScorer, "text_dataset", other_category_examples, True),
 }
 
 
