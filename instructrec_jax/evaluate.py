@@ -23,15 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import gin
 from instructrec_jax import compilation_cache
-from instructrec_jax.evaluation.baselines import (
-    BERT4RecConfig,
-    BPRConfig,
-    DSSMConfig,
-    GRU4RecConfig,
-    SASRecConfig,
-    TEMConfig,
-    TrainingConfig,
-)
+from instructrec_jax.evaluation import baselines as baseline_lib
 from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
 from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
@@ -45,7 +37,10 @@ from instructrec_jax.inference.buckets import ScoringBuckets
 from instructrec_jax.models.config import T5Config
 
 REQUIRED_MACROS = ("CHECKPOINT_PATH", "DATASET", "VOCABULARY", "EVAL_OUTPUT_DIR")
-BASELINE_CONFIGS = (SASRecConfig, GRU4RecConfig, BERT4RecConfig, BPRConfig, TEMConfig, DSSMConfig)
+BASELINE_CONFIGS = tuple(
+    getattr(baseline_lib, f"{name}Config")
+    for name in ("SASRec", "GRU4Rec", "BERT4Rec", "BPR", "TEM", "DSSM")
+)
 
 gin.external_configurable(EvaluationConfig, name="EvaluationConfig")
 gin.external_configurable(ScoringBuckets, name="ScoringBuckets")
@@ -71,7 +66,7 @@ def evaluate_checkpoint(
     max_input_tokens: int = 512,
     progress: bool = True,
     baselines_dir: str | None = None,
-    baseline_configs: Mapping[str, TrainingConfig] | None = None,
+    baseline_configs: Mapping[str, baseline_lib.TrainingConfig] | None = None,
 ) -> EvaluationResult:
     """Load everything, evaluate InstructRec and the baselines, write the reports.
 

@@ -32,7 +32,7 @@ from instructrec_jax.evaluation.baselines.sequential_scorer import (
     training_parts,
 )
 from instructrec_jax.evaluation.baselines.train_loop import Batch, LossFn, Params
-from instructrec_jax.evaluation.baselines.transformer import TransformerConfig, TransformerEncoder
+from instructrec_jax.evaluation.baselines.transformer import TransformerConfig, TransformerModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,23 +65,18 @@ class BERT4RecConfig(TransformerConfig):
             raise ValueError(f"BERT4RecConfig.mask_ratio must be in (0, 1), got {self.mask_ratio}")
 
 
-class BERT4Rec(nn.Module):
+class BERT4Rec(TransformerModel):
     """Item + position embeddings -> bidirectional encoder -> output head.
 
     Attributes:
       num_items: catalog size; the embedding table has ``num_items + 2`` rows (0 padding,
         ``num_items + 1`` the mask).
       max_length: window L (learned positions 0..L-1).
-      hidden_size, num_layers, num_heads, inner_size, dropout_rate: the encoder's.
+      (and the encoder sizes of ``TransformerModel``)
     """
 
     num_items: int
     max_length: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    inner_size: int
-    dropout_rate: float
 
     def setup(self) -> None:
         init = nn.initializers.normal(stddev=0.02)  # RecBole's initializer_range
@@ -89,13 +84,7 @@ class BERT4Rec(nn.Module):
         self.position_embedding = nn.Embed(self.max_length, self.hidden_size, embedding_init=init)
         self.input_norm = nn.LayerNorm(epsilon=1e-12)
         self.input_dropout = nn.Dropout(self.dropout_rate)
-        self.encoder = TransformerEncoder(
-            hidden_size=self.hidden_size,
-            num_heads=self.num_heads,
-            inner_size=self.inner_size,
-            dropout_rate=self.dropout_rate,
-            num_layers=self.num_layers,
-        )
+        self.encoder = self.make_encoder()
         self.output_dense = nn.Dense(self.hidden_size)
         self.output_norm = nn.LayerNorm(epsilon=1e-12)
         self.output_bias = self.param("output_bias", nn.initializers.zeros, (self.num_items + 1,))

@@ -41,7 +41,7 @@ from instructrec_jax.evaluation.baselines.sequential_scorer import SequentialSco
 from instructrec_jax.evaluation.baselines.text_scorer import QueryConfig, TextScorer, pooled_tokens
 from instructrec_jax.evaluation.baselines.train_loop import Batch, LossFn, Params
 from instructrec_jax.evaluation.baselines.training_config import check_positive
-from instructrec_jax.evaluation.baselines.transformer import TransformerConfig, TransformerEncoder
+from instructrec_jax.evaluation.baselines.transformer import TransformerConfig, TransformerModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,24 +69,19 @@ class TEMConfig(QueryConfig, TransformerConfig):
             check_positive("TEMConfig", {"max_length": self.max_length})
 
 
-class TEM(nn.Module):
+class TEM(TransformerModel):
     """Query encoder + item embeddings + transformer over ``[query, history]``.
 
     Attributes:
       num_items: catalog size (item table ``num_items + 1`` rows, row 0 padding).
       vocab_size: token embedding rows.
       token_embedding_size: token embedding width.
-      hidden_size, num_layers, num_heads, inner_size, dropout_rate: the encoder's.
+      (and the encoder sizes of ``TransformerModel``)
     """
 
     num_items: int
     vocab_size: int
     token_embedding_size: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    inner_size: int
-    dropout_rate: float
 
     def setup(self) -> None:
         self.token_embedding = nn.Embed(self.vocab_size, self.token_embedding_size)
@@ -97,13 +92,7 @@ class TEM(nn.Module):
             embedding_init=nn.initializers.normal(stddev=self.hidden_size**-0.5),
         )
         self.input_dropout = nn.Dropout(self.dropout_rate)
-        self.encoder = TransformerEncoder(
-            hidden_size=self.hidden_size,
-            num_heads=self.num_heads,
-            inner_size=self.inner_size,
-            dropout_rate=self.dropout_rate,
-            num_layers=self.num_layers,
-        )
+        self.encoder = self.make_encoder()
 
     def __call__(
         self, query_tokens: jax.Array, histories: jax.Array, deterministic: bool = True

@@ -111,3 +111,24 @@ class TransformerEncoder(TransformerLayer):
                 name=f"layer_{layer}",
             )(states, is_key, deterministic)
         return states
+
+
+class TransformerModel(nn.Module):
+    """The encoder sizes of a transformer baseline's flax module (``TransformerConfig``'s
+    fields); subclasses add theirs and build the encoder with ``make_encoder``."""
+
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    inner_size: int
+    dropout_rate: float
+
+    def make_encoder(self) -> TransformerEncoder:
+        """A :class:`TransformerEncoder` of these sizes (call it in ``setup``)."""
+        return TransformerEncoder(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            inner_size=self.inner_size,
+            dropout_rate=self.dropout_rate,
+            num_layers=self.num_layers,
+        )
