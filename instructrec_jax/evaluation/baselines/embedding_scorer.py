@@ -43,7 +43,11 @@ from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.types import EvalExample
 from instructrec_jax.evaluation.baselines.checks import candidate_count
 from instructrec_jax.evaluation.baselines.item_index import ItemIndex
-from instructrec_jax.evaluation.baselines.saved_files import read_json, read_params
+from instructrec_jax.evaluation.baselines.saved_files import (
+    read_interacted,
+    read_json,
+    read_params,
+)
 from instructrec_jax.evaluation.baselines.sequence_data import encode_candidates
 from instructrec_jax.evaluation.baselines.train_loop import (
     LossFn,
@@ -456,17 +460,6 @@ class EmbeddingScorer(abc.ABC):
         scorer = cls(None, config, index, {}, meta["training"], meta.get("extras"))
         expected = jax.eval_shape(scorer.init_params, 0)
         scorer.params = read_params(directory / cls.params_file(), expected)
-        scorer.interacted = _read_interacted(directory / INTERACTED_FILE, index.num_items)
+        scorer.interacted = read_interacted(directory / INTERACTED_FILE, index.num_items)
         scorer.attach(dataset, **runtime)
         return scorer
-
-
-def _read_interacted(path: Path, num_items: int) -> dict[str, np.ndarray]:
-    raw = read_json(path, "missing (written by save)")
-    interacted = {}
-    for user, indices in raw.items():
-        array = np.asarray(indices, dtype=np.int32)
-        if array.ndim != 1 or (array.size and (array.min() < 1 or array.max() > num_items)):
-            raise ValueError(f"{path}: user {user!r} has item indices outside 1..{num_items}")
-        interacted[user] = array
-    return interacted

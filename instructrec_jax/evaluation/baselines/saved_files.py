@@ -45,3 +45,15 @@ def read_params(path: Path, expected: Params) -> Params:
             name = jax.tree_util.keystr(key_path)
             raise ValueError(f"{path}: {name} has shape {np.shape(got)}, expected {want.shape}")
     return params
+
+
+def read_interacted(path: Path, num_items: int) -> dict[str, np.ndarray]:
+    """User id -> int32 item indices (1..num_items) from ``interacted.json``."""
+    raw = read_json(path, "missing (written by save)")
+    interacted = {}
+    for user, indices in raw.items():
+        array = np.asarray(indices, dtype=np.int32)
+        if array.ndim != 1 or (array.size and (array.min() < 1 or array.max() > num_items)):
+            raise ValueError(f"{path}: user {user!r} has item indices outside 1..{num_items}")
+        interacted[user] = array
+    return interacted
