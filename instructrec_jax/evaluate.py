@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import gin
 from instructrec_jax import compilation_cache
 from instructrec_jax.checkpoints import files
 from instructrec_jax.cli_errors import UsageError, checked_settings, run_main
+from instructrec_jax.evaluation import baselines as baseline_lib
 from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
 from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
@@ -40,9 +41,16 @@ from instructrec_jax.inference.buckets import ScoringBuckets
 from instructrec_jax.models.config import T5Config
 
 REQUIRED_MACROS = ("CHECKPOINT_PATH", "DATASET", "VOCABULARY", "EVAL_OUTPUT_DIR")
+BASELINE_CONFIGS = tuple(
+    getattr(baseline_lib, f"{name}Config")
+    for name in ("SASRec", "GRU4Rec", "BERT4Rec", "BPR", "TEM", "DSSM")
+)
 
 gin.external_configurable(EvaluationConfig, name="EvaluationConfig")
 gin.external_configurable(ScoringBuckets, name="ScoringBuckets")
+# The trained baselines' configs, for ``evaluate.baseline_configs`` (gin/runs/eval.gin).
+for _config_class in BASELINE_CONFIGS:
+    gin.external_configurable(_config_class, name=_config_class.__name__)
 
 
 def evaluate_checkpoint(
@@ -62,6 +70,7 @@ def evaluate_checkpoint(
     max_input_tokens: int = 512,
     progress: bool = True,
     baselines_dir: str | None = None,
+    baseline_configs: Mapping[str, baseline_lib.TrainingConfig] | None = None,
 ) -> EvaluationResult:
     """Load everything, evaluate InstructRec and the baselines, write the reports.
 
@@ -73,17 +82,23 @@ def evaluate_checkpoint(
       model_config: a ``T5Config`` (the gin-bound one, set by ``main``).
       hf_config: HF ``config.json`` to take the model config from instead.
       dtype: activation dtype override (``float32`` scores exactly on CPU).
-      baselines: registry names of the baselines to rank beside InstructRec.
+      baselines: registry names of the baselines to rank beside InstructRec
+        (``random``, ``popularity``, ``sasrec``, ``bert4rec``, ``gru4rec``, ``bpr``,
+        ``tem``, ``dssm``; TEM and DSSM read text through ``vocabulary``).
       hard_negative_retriever: name of the baseline proposing hard negatives (must
-        implement ``top_items``; it is built if not among ``baselines``).
+        implement ``top_items``: ``sasrec``, ``dssm`` or another trained baseline; it is
+        built if not among ``baselines``).
       evaluation: scenarios, protocols, caps, seed.
       buckets: scoring shape buckets and batch size.
       num_partitions: model-axis size of the mesh on several devices.
       length_normalize: rank by mean instead of summed token log-likelihood.
       max_input_tokens: instruction budget in tokens (EOS included).
       progress: show a progress bar.
-      baselines_dir: where trained baselines (SASRec) are saved and reused; default
-        ``output_dir`` (so evaluations sharing it train SASRec once).
+      baselines_dir: where trained baselines (SASRec, ...) are saved and reused; default
+        ``output_dir`` (so evaluations sharing it train each baseline once).
+      baseline_configs: baseline name -> config (``SASRecConfig``, ``BERT4RecConfig``,
+        ``GRU4RecConfig``, ``BPRConfig``, ``TEMConfig``, ``DSSMConfig``; gin:
+        ``{'bert4rec': @BERT4RecConfig()}``); others take their defaults.
     """
     from instructrec_jax.evaluation import job
     from instructrec_jax.evaluation.instructrec_scorer import RenderSettings
@@ -105,7 +120,10 @@ def evaluate_checkpoint(
     )
     instructrec = job.make_instructrec_scorer(engine, vocab, data.catalog, settings=settings)
     baselines_dir = baselines_dir or output_dir
-    baseline_scorers = job.make_baselines(baselines, data, evaluation.seed, baselines_dir)
+    configs = dict(baseline_configs or {})
+    baseline_scorers = job.make_baselines(
+        baselines, data, evaluation.seed, baselines_dir, configs, str(vocabulary)
+    )
     retriever = None
     if "hard" in evaluation.protocols:
         if hard_negative_retriever is None:
@@ -113,9 +131,16 @@ def evaluate_checkpoint(
         by_name = {scorer.name: scorer for scorer in baseline_scorers}
         retriever = (
             by_name.get(hard_negative_retriever)
-            or job.make_baselines([hard_negative_retriever], data, evaluation.seed, baselines_dir)[
-                0
-            ]
+            or (
+                job.make_baselines(
+                    [hard_negative_retriever],
+                    data,
+                    evaluation.seed,
+                    baselines_dir,
+                    {k: v for k, v in configs.items() if k == hard_negative_retriever},
+                    str(vocabulary),
+                )[0]
+            )
         )
     run_settings = {
         # Not MODEL_DIR: evaluating a run again after more training must not reuse the

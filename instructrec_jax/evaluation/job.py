@@ -145,16 +145,41 @@ def make_instructrec_scorer(
 
 
 def make_baselines(
-    names: Sequence[str], dataset: ProcessedDataset, seed: int, model_dir: str | Path | None
+    names: Sequence[str],
+    dataset: ProcessedDataset,
+    seed: int,
+    model_dir: str | Path | None,
+    configs: Mapping[str, Any] | None = None,
+    vocabulary: str | None = None,
 ) -> list[CandidateScorer]:
-    """Baselines by registry name; SASRec is trained (or reloaded from ``model_dir``)."""
-    from instructrec_jax.evaluation.baselines import make_baseline
+    """Baselines by registry name; the trained ones (SASRec, BERT4Rec, GRU4Rec, BPR, TEM,
+    DSSM) are trained, or reloaded from ``model_dir/<name>``.
 
+    Args:
+      names: registry names.
+      dataset: the processed dataset.
+      seed: seeds every baseline.
+      model_dir: where trained baselines are saved and reused (None: not saved).
+      configs: baseline name -> its config (e.g. ``{"bert4rec": BERT4RecConfig(...)}``);
+        the others take their defaults.
+      vocabulary: SentencePiece model for the baselines that read text (TEM, DSSM).
+    """
+    from instructrec_jax.evaluation.baselines import make_baseline, trained_class
+
+    configs = dict(configs or {})
+    unknown = sorted(set(configs) - set(names))
+    if unknown:
+        raise ValueError(f"baseline configs for {unknown}, which are not among {list(names)}")
     scorers = []
     for name in names:
         kwargs: dict[str, Any] = {}
-        if name == "sasrec" and model_dir is not None:
-            kwargs["model_dir"] = str(Path(model_dir) / "sasrec")
+        scorer_class = trained_class(name)
+        if name in configs:
+            kwargs["config"] = configs[name]
+        if scorer_class is not None and model_dir is not None:
+            kwargs["model_dir"] = str(Path(model_dir) / name)
+        if scorer_class is not None and "vocabulary" in scorer_class.fit_options:
+            kwargs["vocabulary"] = vocabulary
         scorers.append(make_baseline(name, dataset, seed, **kwargs))
     return scorers
 

@@ -4,8 +4,9 @@
 For every scenario and instruction type, InstructRec's template is chosen on validation
 (``random`` protocol, best ``selection_metric``) and then evaluated on test under every
 requested protocol; each baseline is evaluated once per scenario and protocol on the very
-same candidate sets. Work is cut into shards whose positive ranks are saved atomically, so
-an interrupted run resumes (see :mod:`instructrec_jax.evaluation.shards`).
+same candidate sets (once per instruction type for those that read its query, TEM and
+DSSM: ``InstructionTypeScorer``). Work is cut into shards whose positive ranks are saved
+atomically, so an interrupted run resumes (see :mod:`instructrec_jax.evaluation.shards`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, as_l
 from instructrec_jax.evaluation.intervals import metric_intervals
 from instructrec_jax.evaluation.metrics import metric_names, metrics_from_ranks, per_user_metrics
 from instructrec_jax.evaluation.scenarios import Scenario, get_scenario, scenario_examples
-from instructrec_jax.evaluation.scorer import CandidateScorer
+from instructrec_jax.evaluation.scorer import CandidateScorer, InstructionTypeScorer
 from instructrec_jax.evaluation.shards import ShardKey, ShardStore
 
 logger = logging.getLogger(__name__)
@@ -278,20 +279,52 @@ def _evaluate_templated(
 def _evaluate_baseline(
     job: _Job, scenario: Scenario, baseline: CandidateScorer | CandidateListScorer
 ) -> list[reports.ResultRow]:
+    """Rows of a baseline: scored once per instruction type if it reads the type's query
+    (``InstructionTypeScorer``), else once for the scenario's every type."""
+    if isinstance(baseline, InstructionTypeScorer):
+        return [
+            row
+            for instruction_type in scenario.instruction_types
+            for row in _baseline_rows(
+                job,
+                scenario,
+                baseline.for_instruction_type(instruction_type),
+                (instruction_type,),
+                instruction_type,
+            )
+        ]
+    return _baseline_rows(job, scenario, baseline, scenario.instruction_types, "any")
+
+
+def _baseline_rows(
+    job: _Job,
+    scenario: Scenario,
+    baseline: CandidateScorer | CandidateListScorer,
+    instruction_types: Sequence[str],
+    key_type: str,
+) -> list[reports.ResultRow]:
+    """One scoring of ``baseline`` per protocol, reported under ``instruction_types`` and
+    cached under the instruction type ``key_type``."""
     scorer = as_list_scorer(baseline)
     rows = []
     for protocol in job.config.protocols:
         examples = job.examples(scenario, "test", protocol)
-        key = ShardKey(scenario.name, "any", protocol, scorer.name, "", "test", 0)
+        key = ShardKey(scenario.name, key_type, protocol, scorer.name, "", "test", 0)
         ranks = job.ranks(scorer, key, examples)
         rows.extend(
             _row(scenario, instruction_type, protocol, scorer.name, "", examples, ranks, job.config)
-            for instruction_type in scenario.instruction_types
+            for instruction_type in instruction_types
         )
     return rows
 
 
-def _total_shards(job: _Job, instructrec: TemplatedScorer | None, num_baselines: int) -> int:
+def _scorings(scenario: Scenario, baselines: Sequence[Any]) -> int:
+    """How many times the baselines are scored per protocol in ``scenario``."""
+    per_type = sum(isinstance(b, InstructionTypeScorer) for b in baselines)
+    return len(baselines) - per_type + per_type * len(scenario.instruction_types)
+
+
+def _total_shards(job: _Job, instructrec: TemplatedScorer | None, baselines: Sequence[Any]) -> int:
     total = 0
     for name in job.config.scenarios:
         scenario = get_scenario(name)
@@ -302,7 +335,7 @@ def _total_shards(job: _Job, instructrec: TemplatedScorer | None, num_baselines:
             len(scenario_examples(job.dataset, scenario, "valid", job.config.max_valid_examples))
         )
         per_protocol = test * len(job.config.protocols)
-        total += per_protocol * num_baselines
+        total += per_protocol * _scorings(scenario, baselines)
         if instructrec is not None:
             for instruction_type in scenario.instruction_types:
                 templates = instructrec.template_ids(instruction_type, scenario.family)
@@ -379,7 +412,7 @@ def run_evaluation(
     )
     bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress)
     job = _Job(dataset, config, store, retriever, bar)
-    bar.total = _total_shards(job, instructrec, len(baselines))
+    bar.total = _total_shards(job, instructrec, baselines)
     rows: list[reports.ResultRow] = []
     try:
         for name in config.scenarios:

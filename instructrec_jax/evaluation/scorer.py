@@ -33,3 +33,19 @@ class CandidateScorer(Protocol):
     def score(self, examples: Sequence[EvalExample]) -> np.ndarray:
         """Scores [num_examples, num_candidates] in ``EvalExample.candidates`` order."""
         ...
+
+
+@runtime_checkable
+class InstructionTypeScorer(Protocol):
+    """A scorer whose input depends on the instruction type (TEM and DSSM read its query).
+
+    The evaluation job scores it once per instruction type of a scenario, with
+    ``for_instruction_type(t)`` (a ``CandidateScorer`` reading the query of ``t``), where
+    a plain ``CandidateScorer`` is scored once per scenario.
+    """
+
+    name: str
+
+    def for_instruction_type(self, instruction_type: str) -> CandidateScorer:
+        """The scorer bound to ``instruction_type`` (e.g. ``p1_i1_t3``)."""
+        ...

@@ -70,6 +70,28 @@ def test_cli_evaluates_a_checkpoint_and_resumes(artifacts, tmp_path, capsys):
     assert dataset.fingerprint == payload["settings"]["dataset_fingerprint"]
 
 
+def test_cli_trains_a_text_baseline_with_its_gin_config(artifacts, tmp_path):
+    # DSSM reads the queries through VOCABULARY; its config comes from gin bindings.
+    _, data_dir, vocab_path, checkpoint = artifacts
+    out = tmp_path / "eval"
+    argv = [
+        *_argv(data_dir, vocab_path, checkpoint, out),
+        "--gin.evaluate.baselines=('dssm',)",
+        "--gin.evaluate.baseline_configs={'dssm': @DSSMConfig()}",
+        "--gin.DSSMConfig.max_epochs=2",
+        "--gin.DSSMConfig.hidden_size=16",
+        "--gin.EvaluationConfig.scenarios=('product_search',)",
+        "--gin.PROTOCOLS=('random',)",
+    ]
+    assert evaluate.main(argv) == 0
+    rows = json.loads((out / "metrics.json").read_text())["results"]
+    dssm = {r["instruction_type"] for r in rows if r["model"] == "dssm"}
+    assert dssm == {"p0_i1_t3", "p0_i2_t3"}  # scored once per query type
+    saved = json.loads((out / "dssm" / "dssm.json").read_text())
+    assert saved["config"]["max_epochs"] == 2 and saved["config"]["hidden_size"] == 16
+    assert saved["extras"]["vocabulary"] == str(vocab_path)
+
+
 def test_cli_reports_missing_macros(capsys):
     assert evaluate.main(["--gin_file=gin/runs/eval.gin", "--gin.DATASET='x'"]) == 2
     assert "CHECKPOINT_PATH" in capsys.readouterr().err

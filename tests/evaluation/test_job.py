@@ -52,3 +52,23 @@ def test_checkpoint_dir_is_the_step_directory(monkeypatch, checkpoint_format, re
 
     monkeypatch.setattr(checkpoints, "resolve_checkpoint", fake_resolve)
     assert job.resolve_checkpoint_dir("/any/model_dir") == step_dir
+
+
+def test_make_baselines_passes_configs_model_dirs_and_the_vocabulary(monkeypatch, tmp_path):
+    from instructrec_jax.evaluation import baselines
+
+    calls = {}
+
+    def record(name, dataset, seed, **kwargs):
+        calls[name] = kwargs
+        return baselines.RandomScorer(seed)
+
+    monkeypatch.setattr(baselines, "make_baseline", record)
+    config = baselines.BERT4RecConfig(max_epochs=3)
+    names = ["random", "bert4rec", "dssm"]
+    job.make_baselines(names, small_dataset(), 0, tmp_path, {"bert4rec": config}, "spm.model")
+    assert calls["random"] == {}
+    assert calls["bert4rec"] == {"config": config, "model_dir": str(tmp_path / "bert4rec")}
+    assert calls["dssm"] == {"model_dir": str(tmp_path / "dssm"), "vocabulary": "spm.model"}
+    with pytest.raises(ValueError, match=r"configs for \['gru4rec'\]"):
+        job.make_baselines(["random"], small_dataset(), 0, None, {"gru4rec": config})

@@ -8,7 +8,12 @@ import pytest
 
 from instructrec_jax.evaluation import protocols
 from instructrec_jax.evaluation.runner import EvaluationConfig, run_evaluation
-from tests.evaluation.helpers import GlobalScorer, ScriptedTemplatedRanker, small_dataset
+from tests.evaluation.helpers import (
+    GlobalScorer,
+    ScriptedTemplatedRanker,
+    TargetAwareScorer,
+    small_dataset,
+)
 
 
 def _config(**changes):
@@ -232,3 +237,28 @@ def test_rows_record_the_candidate_count_and_tables_hide_trivial_cutoffs(tmp_pat
     assert all(
         line.split(" | ")[8] == "-" for line in random_table.splitlines() if "| global" in line
     )
+
+
+class PerTypeScorer:
+    """Scored per instruction type: the oracle for vague queries, the anti-oracle else."""
+
+    name = "per-type"
+
+    def __init__(self) -> None:
+        self.bound: list[str] = []
+
+    def for_instruction_type(self, instruction_type):
+        self.bound.append(instruction_type)
+        return TargetAwareScorer(self.name, 1.0 if instruction_type == "p0_i1_t3" else -1.0)
+
+    def score(self, examples):
+        raise AssertionError("an instruction-type scorer is scored per type")
+
+
+def test_query_baselines_are_scored_once_per_instruction_type(tmp_path):
+    config = _config(scenarios=("sequential", "product_search"), protocols=("random",))
+    scorer = PerTypeScorer()
+    result = run_evaluation(small_dataset(), tmp_path, None, [scorer], config, progress=False)
+    assert scorer.bound == ["p1_i0_t3", "p0_i1_t3", "p0_i2_t3"]
+    hr1 = {row.instruction_type: row.metrics["HR@1"] for row in result.rows}
+    assert hr1 == {"p1_i0_t3": 0.0, "p0_i1_t3": 1.0, "p0_i2_t3": 0.0}

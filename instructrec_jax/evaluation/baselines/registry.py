@@ -11,10 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from instructrec_jax.data.processed import ProcessedDataset
+from instructrec_jax.evaluation.baselines.bert4rec import BERT4RecScorer
+from instructrec_jax.evaluation.baselines.bpr import BPRScorer
+from instructrec_jax.evaluation.baselines.dssm import DSSMScorer
+from instructrec_jax.evaluation.baselines.embedding_scorer import EmbeddingScorer
+from instructrec_jax.evaluation.baselines.gru4rec import GRU4RecScorer
 from instructrec_jax.evaluation.baselines.popularity import PopularityScorer
 from instructrec_jax.evaluation.baselines.random_scorer import RandomScorer
-from instructrec_jax.evaluation.baselines.sasrec import META_FILE, SASRecScorer
-from instructrec_jax.evaluation.baselines.sasrec_config import SASRecConfig
+from instructrec_jax.evaluation.baselines.sasrec import SASRecScorer
+from instructrec_jax.evaluation.baselines.tem import TEMScorer
+from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
 from instructrec_jax.evaluation.scorer import CandidateScorer
 
 BaselineFactory = Callable[..., CandidateScorer]
@@ -31,33 +37,62 @@ def _make_popularity(
     return PopularityScorer.fit(dataset, seed=seed, break_ties=break_ties)
 
 
-def _make_sasrec(
-    dataset: ProcessedDataset,
-    seed: int,
-    config: SASRecConfig | None = None,
-    progress: bool = True,
-    model_dir: str | Path | None = None,
-) -> CandidateScorer:
-    """Train SASRec, or with ``model_dir`` reuse a model saved there for this dataset
-    (trained and saved there when the directory holds none)."""
-    if model_dir is not None and (Path(model_dir) / META_FILE).exists():
-        scorer = SASRecScorer.load(model_dir, expected_fingerprint=dataset.fingerprint)
-        if scorer.training.get("seed") != seed:
-            raise ValueError(
-                f"{model_dir}: model trained with seed {scorer.training.get('seed')}, "
-                f"asked for seed {seed}"
-            )
+def trained_factory(scorer_class: type[EmbeddingScorer]) -> BaselineFactory:
+    """The registry factory of a trained baseline: ``(dataset, seed, config=None,
+    progress=True, model_dir=None, **options)``.
+
+    Trains ``scorer_class`` on the dataset, or with ``model_dir`` reuses a model saved
+    there for this dataset (trained and saved there when the directory holds none).
+    ``options`` go to ``scorer_class.fit`` (e.g. the vocabulary of the text baselines).
+    """
+
+    def make(
+        dataset: ProcessedDataset,
+        seed: int,
+        config: TrainingConfig | None = None,
+        progress: bool = True,
+        model_dir: str | Path | None = None,
+        **options: Any,
+    ) -> CandidateScorer:
+        if model_dir is not None and (Path(model_dir) / scorer_class.meta_file()).exists():
+            runtime = {k: options[k] for k in scorer_class.runtime_options if k in options}
+            scorer = scorer_class.load(model_dir, dataset=dataset, **runtime)
+            if scorer.training.get("seed") != seed:
+                raise ValueError(
+                    f"{model_dir}: model trained with seed {scorer.training.get('seed')}, "
+                    f"asked for seed {seed}"
+                )
+            wanted = config and scorer_class.resolve_config(config, dataset)
+            if wanted and wanted != scorer.config:
+                raise ValueError(
+                    f"{model_dir}: model trained with {scorer.config}, asked for {wanted}; "
+                    "give another model_dir (or delete this one) to train it"
+                )
+            return scorer
+        scorer = scorer_class.fit(dataset, config, seed=seed, progress=progress, **options)
+        if model_dir is not None:
+            scorer.save(model_dir)
         return scorer
-    scorer = SASRecScorer.fit(dataset, config, seed=seed, progress=progress)
-    if model_dir is not None:
-        scorer.save(model_dir)
-    return scorer
+
+    make.scorer_class = scorer_class  # type: ignore[attr-defined]  # see ``trained_class``
+    return make
+
+
+def trained_class(name: str) -> type[EmbeddingScorer] | None:
+    """The ``EmbeddingScorer`` class behind a registered trained baseline (its
+    ``fit_options`` say which options it takes), or None for the others."""
+    return getattr(_REGISTRY.get(name), "scorer_class", None)
 
 
 _REGISTRY: dict[str, BaselineFactory] = {
     "random": _make_random,
     "popularity": _make_popularity,
-    "sasrec": _make_sasrec,
+    "sasrec": trained_factory(SASRecScorer),
+    "gru4rec": trained_factory(GRU4RecScorer),
+    "bert4rec": trained_factory(BERT4RecScorer),
+    "bpr": trained_factory(BPRScorer),
+    "tem": trained_factory(TEMScorer),
+    "dssm": trained_factory(DSSMScorer),
 }
 
 
@@ -79,11 +114,15 @@ def make_baseline(
     """Build (and train if needed) the baseline ``name`` on ``dataset``.
 
     Args:
-      name: ``"random"``, ``"popularity"``, ``"sasrec"`` or a registered name.
+      name: ``"random"``, ``"popularity"``, ``"sasrec"``, ``"gru4rec"``, ``"bert4rec"``,
+        ``"bpr"``, ``"tem"``, ``"dssm"`` or a registered name.
       dataset: the processed dataset (training parts, validation split, catalog).
       seed: seeds every random choice of the baseline.
-      **kwargs: baseline options: popularity ``break_ties``; sasrec ``config``
-        (``SASRecConfig``), ``progress``, ``model_dir`` (save / reuse the trained model).
+      **kwargs: baseline options: popularity ``break_ties``; the trained baselines
+        ``config`` (their ``TrainingConfig`` subclass, e.g. ``SASRecConfig``),
+        ``progress``, ``model_dir`` (save / reuse the trained model) and their own
+        options (see ``trained_factory``; ``tem`` and ``dssm`` need ``vocabulary``, the
+        SentencePiece model, and take ``teacher``).
     """
     try:
         factory = _REGISTRY[name]

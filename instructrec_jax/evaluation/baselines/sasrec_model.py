@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from instructrec_jax.evaluation.baselines.item_index import PADDING_INDEX
+from instructrec_jax.evaluation.baselines.transformer import self_attention
 
 
 class PointWiseFeedForward(nn.Module):
@@ -45,14 +46,10 @@ class SASRecBlock(nn.Module):
     ) -> jax.Array:
         """states [B, L, D], attention_mask bool [B, 1, L, L] -> [B, L, D]."""
         queries = nn.LayerNorm(epsilon=1e-8, name="attention_norm")(states)
-        attended = nn.MultiHeadDotProductAttention(
-            num_heads=self.num_heads,
-            qkv_features=self.hidden_size,
-            out_features=self.hidden_size,
-            dropout_rate=self.dropout_rate,
-            deterministic=deterministic,
-            name="attention",
-        )(queries, states, mask=attention_mask)
+        attention = self_attention(
+            self.hidden_size, self.num_heads, self.dropout_rate, deterministic
+        )
+        attended = attention(queries, states, mask=attention_mask)
         states = queries + attended
         states = nn.LayerNorm(epsilon=1e-8, name="ffn_norm")(states)
         return PointWiseFeedForward(self.hidden_size, self.dropout_rate, name="ffn")(
@@ -115,6 +112,10 @@ class SASRec(nn.Module):
         for block in self.blocks:
             states = block(states, attention_mask, deterministic) * is_item
         return self.final_norm(states)
+
+    def user_states(self, item_ids: jax.Array) -> jax.Array:
+        """[B, D]: the state after each history's most recent item (no dropout)."""
+        return self(item_ids)[:, -1]
 
     def item_embeddings(self) -> jax.Array:
         """The item table [num_items + 1, D] (row 0 = padding), used as output weights."""

@@ -2,16 +2,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from baseline_datasets import small_sasrec_config
+from baseline_datasets import (
+    small_config,
+    small_sasrec_config,
+)
 
 from instructrec_jax.evaluation.baselines import (
+    BERT4RecScorer,
+    BPRScorer,
+    DSSMScorer,
+    GRU4RecConfig,
+    GRU4RecScorer,
     PopularityScorer,
     RandomScorer,
     SASRecScorer,
+    TEMScorer,
     baseline_names,
     make_baseline,
     register_baseline,
     registry,
+    trained_class,
 )
 from instructrec_jax.evaluation.scorer import CandidateScorer
 
@@ -22,7 +32,8 @@ def private_registry(monkeypatch):
 
 
 def test_builtin_baselines_by_name(chain_dataset):
-    assert {"random", "popularity", "sasrec"} <= set(baseline_names())
+    expected = {"random", "popularity", "sasrec", "bert4rec", "gru4rec", "bpr", "tem", "dssm"}
+    assert expected <= set(baseline_names())
     random_scorer = make_baseline("random", chain_dataset, seed=4)
     assert isinstance(random_scorer, RandomScorer) and random_scorer.seed == 4
     popularity = make_baseline("popularity", chain_dataset, seed=0, break_ties=False)
@@ -79,3 +90,43 @@ def test_sasrec_model_dir_trains_once_then_reuses(tmp_path, monkeypatch, chain_d
     np.testing.assert_array_equal(first.score(examples), second.score(examples))
     with pytest.raises(ValueError, match="seed 0"):
         make_baseline("sasrec", chain_dataset, seed=1, model_dir=model_dir)
+    other = small_sasrec_config(max_epochs=2)
+    with pytest.raises(ValueError, match="give another model_dir"):
+        make_baseline("sasrec", chain_dataset, seed=0, config=other, model_dir=model_dir)
+    same = make_baseline("sasrec", chain_dataset, seed=0, config=config, model_dir=model_dir)
+    np.testing.assert_array_equal(first.score(examples), same.score(examples))
+
+
+@pytest.mark.parametrize(
+    ("name", "scorer_class"),
+    [
+        ("sasrec", SASRecScorer),
+        ("gru4rec", GRU4RecScorer),
+        ("bert4rec", BERT4RecScorer),
+        ("bpr", BPRScorer),
+        ("tem", TEMScorer),
+        ("dssm", DSSMScorer),
+    ],
+)
+def test_trained_baselines_by_name(monkeypatch, chain_dataset, name, scorer_class):
+    # Training itself is tested per baseline (test_trained_baselines); here: the dispatch.
+    calls = []
+
+    def fit(dataset, config=None, seed=0, progress=True, **options):
+        calls.append((dataset, config, seed, progress, options))
+        return RandomScorer(seed)
+
+    monkeypatch.setattr(scorer_class, "fit", fit)
+    config = scorer_class.config_class(max_epochs=2)
+    make_baseline(name, chain_dataset, seed=3, config=config, progress=False, teacher="t")
+    assert calls == [(chain_dataset, config, 3, False, {"teacher": "t"})]
+    assert trained_class(name) is scorer_class
+
+
+def test_trained_baseline_option_errors_are_clear(chain_dataset, text_dataset):
+    with pytest.raises(ValueError, match="DSSM reads text: pass vocabulary="):
+        make_baseline("dssm", text_dataset, seed=0, progress=False)
+    with pytest.raises(TypeError, match="GRU4Rec takes no options"):
+        make_baseline("gru4rec", chain_dataset, seed=0, vocabulary="spm.model")
+    with pytest.raises(TypeError, match="BERT4RecConfig"):
+        make_baseline("bert4rec", chain_dataset, seed=0, config=small_config(GRU4RecConfig))

@@ -5,9 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from instructrec_jax.evaluation.baselines import SASRecConfig
-from instructrec_jax.evaluation.baselines.sasrec_inference import build_model, item_table
-from instructrec_jax.evaluation.baselines.sasrec_train import next_item_loss
+from instructrec_jax.evaluation.baselines import ItemIndex, SASRecConfig, SASRecScorer
+from instructrec_jax.evaluation.baselines.sequence_losses import item_table, next_item_loss
 
 NUM_ITEMS = 12
 
@@ -15,7 +14,8 @@ NUM_ITEMS = 12
 @pytest.fixture(scope="module")
 def tiny():
     config = SASRecConfig(hidden_size=8, num_blocks=1, max_length=4, dropout_rate=0.0)
-    model = build_model(config, NUM_ITEMS)
+    items = ItemIndex([f"i{k:02d}" for k in range(NUM_ITEMS)])
+    model = SASRecScorer(None, config, items, {}, {}).model
     params = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 4), jnp.int32))["params"]
     inputs = np.array([[0, 3, 4, 5], [0, 0, 7, 8]], dtype=np.int32)
     targets = np.array([[0, 4, 5, 6], [0, 0, 8, 9]], dtype=np.int32)

@@ -5,11 +5,10 @@ import pytest
 
 from instructrec_jax.data import EvalExample
 from instructrec_jax.evaluation.baselines import ItemIndex
-from instructrec_jax.evaluation.baselines.sasrec_data import (
+from instructrec_jax.evaluation.baselines.sequence_data import (
     encode_candidates,
     encode_histories,
     left_pad,
-    shuffled_batches,
     training_windows,
 )
 
@@ -57,11 +56,3 @@ def test_encoding_examples_and_unknown_items():
     stranger = EvalExample("u8", "valid", ("a",), "nope", ("b",))
     with pytest.raises(KeyError, match=r"valid example of user 'u8'.*'nope'"):
         encode_candidates([stranger], index)
-
-
-def test_shuffled_batches_cover_rows_once_with_fixed_size():
-    batches = list(shuffled_batches(10, 4, np.random.default_rng(0)))
-    assert [len(b) for b in batches] == [4, 4, 4]
-    flat = np.concatenate(batches)
-    assert sorted(flat[flat >= 0].tolist()) == list(range(10))
-    assert (flat < 0).sum() == 2

@@ -1,9 +1,9 @@
-"""Integer arrays for SASRec: training windows and left-padded evaluation histories."""
+"""Integer arrays for the sequential baselines: training windows, left-padded histories."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -96,13 +96,21 @@ def _indices_or_error(
         ) from None
 
 
-def shuffled_batches(
-    num_rows: int, batch_size: int, rng: np.random.Generator
-) -> Iterator[np.ndarray]:
-    """Row indices per batch, a fresh permutation per call; the last batch is padded
-    with -1 (rows to mask) so every batch has exactly ``batch_size`` entries."""
-    order = rng.permutation(num_rows)
-    num_batches = -(-num_rows // batch_size)
-    padded = np.full(num_batches * batch_size, -1, dtype=np.int64)
-    padded[:num_rows] = order
-    yield from padded.reshape(num_batches, batch_size)
+def item_windows(
+    training_parts: Iterable[Sequence[str]], index: ItemIndex, max_length: int
+) -> np.ndarray:
+    """Int32 [num_windows, max_length]: every training sequence cut into consecutive,
+    non-overlapping runs of up to ``max_length`` items (from the end back, so the most
+    recent run is the longest), left-padded; runs of a single item are dropped (a Cloze
+    model needs context). For BERT4Rec, which predicts masked items inside a window.
+    """
+    windows = []
+    for sequence in training_parts:
+        encoded = index.indices(sequence)
+        for end in range(encoded.size, 1, -max_length):
+            run = encoded[max(0, end - max_length) : end]
+            if run.size > 1:
+                windows.append(left_pad(run, max_length))
+    if not windows:
+        raise ValueError("no training sequence has two or more items: nothing to train on")
+    return np.stack(windows)
