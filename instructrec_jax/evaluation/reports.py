@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from instructrec_jax.atomic_files import write_json_atomic
@@ -113,14 +113,24 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(rows: Sequence[ResultRow], path: str | Path) -> Path:
-    """All protocols' tables, each under a heading, in one Markdown file."""
+def write_markdown(
+    rows: Sequence[ResultRow],
+    path: str | Path,
+    diagnostics: Mapping[str, Mapping[str, object]] | None = None,
+) -> Path:
+    """All protocols' tables, each under a heading, in one Markdown file; ``diagnostics``
+    (model -> counters, e.g. the chat ranker's unparseable answers) are listed after them."""
     protocols = sorted({row.protocol for row in rows}, key=_protocol_order)
     parts = ["# InstructRec evaluation\n"]
     for protocol in protocols:
         count = max(row.num_examples for row in rows if row.protocol == protocol)
         parts.append(f"\n## Protocol `{protocol}` (up to {count} test users)\n\n")
         parts.append(markdown_table(rows, protocol))
+    if diagnostics:
+        parts.append("\n## Diagnostics\n\n")
+        for model, counters in sorted(diagnostics.items()):
+            text = ", ".join(f"{name} {value}" for name, value in counters.items())
+            parts.append(f"- {model}: {text}\n")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(parts))

@@ -278,7 +278,7 @@ def _evaluate_baseline(
     return rows
 
 
-def _total_shards(job: _Job, instructrec: TemplatedScorer | None, num_baselines: int) -> int:
+def _total_shards(job: _Job, templated: Sequence[TemplatedScorer], num_baselines: int) -> int:
     total = 0
     for name in job.config.scenarios:
         scenario = get_scenario(name)
@@ -290,9 +290,9 @@ def _total_shards(job: _Job, instructrec: TemplatedScorer | None, num_baselines:
         )
         per_protocol = test * len(job.config.protocols)
         total += per_protocol * num_baselines
-        if instructrec is not None:
+        for ranker in templated:
             for instruction_type in scenario.instruction_types:
-                templates = instructrec.template_ids(instruction_type, scenario.family)
+                templates = ranker.template_ids(instruction_type, scenario.family)
                 total += valid * len(templates) + per_protocol
     return total
 
@@ -335,6 +335,7 @@ def run_evaluation(
     retriever: protocols_lib.Retriever | None = None,
     progress: bool = True,
     run_settings: Mapping[str, Any] | None = None,
+    zero_shot: Sequence[TemplatedScorer] = (),
 ) -> EvaluationResult:
     """Evaluate InstructRec (template chosen on validation) and baselines on test.
 
@@ -354,9 +355,14 @@ def run_evaluation(
         covers these, the config's seeds and negative counts and the dataset fingerprint,
         and the baselines' and retriever's names and fingerprints (:func:`model_identity`),
         so a run with other settings or retrained baselines never reuses them.
+      zero_shot: more templated rankers evaluated like ``instructrec`` (a checkpoint we did
+        not fine-tune, a chat LLM); each needs its own ``name``. Rankers with a
+        ``diagnostics()`` method (answer counts of the chat ranker) have its result written
+        to ``metrics.json`` (``settings.diagnostics``) and ``results.md``.
     """
     config = config or EvaluationConfig()
-    if instructrec is None and not baselines:
+    templated = [ranker for ranker in (instructrec, *zero_shot) if ranker is not None]
+    if not templated and not baselines:
         raise ValueError("nothing to evaluate: give instructrec and/or baselines")
     if "hard" in config.protocols and retriever is None:
         raise ValueError("protocol 'hard' needs a retriever (e.g. the SASRec baseline)")
@@ -366,7 +372,7 @@ def run_evaluation(
     )
     bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress)
     job = _Job(dataset, config, store, retriever, bar)
-    bar.total = _total_shards(job, instructrec, len(baselines))
+    bar.total = _total_shards(job, templated, len(baselines))
     rows: list[reports.ResultRow] = []
     try:
         for name in config.scenarios:
@@ -374,8 +380,8 @@ def run_evaluation(
             if not scenario_examples(dataset, scenario, "test", config.max_test_examples):
                 logger.warning("scenario %s has no test examples; skipped", name)
                 continue
-            if instructrec is not None:
-                rows.extend(_evaluate_templated(job, scenario, instructrec))
+            for ranker in templated:
+                rows.extend(_evaluate_templated(job, scenario, ranker))
             for baseline in baselines:
                 rows.extend(_evaluate_baseline(job, scenario, baseline))
     finally:
@@ -389,9 +395,16 @@ def run_evaluation(
         "config": dataclasses.asdict(config),
         "models": sorted({row.model for row in rows}),
     }
+    diagnostics = {
+        model.name: model.diagnostics()
+        for model in (*templated, *baselines)
+        if callable(getattr(model, "diagnostics", None))
+    }
+    if diagnostics:
+        settings["diagnostics"] = diagnostics
     return EvaluationResult(
         rows=rows,
         metrics_path=reports.write_metrics_json(rows, output_dir / "metrics.json", settings),
-        table_path=reports.write_markdown(rows, output_dir / "results.md"),
+        table_path=reports.write_markdown(rows, output_dir / "results.md", diagnostics),
         chart_path=reports.write_chart(rows, output_dir / "chart.png", config.chart_metric),
     )
