@@ -26,6 +26,17 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "NDCG@10",
     "MRR",
 )
+# The ``full_catalog`` protocol's columns; the cost column is never bolded.
+CATALOG_COLUMNS: tuple[str, ...] = (
+    "HR@5",
+    "NDCG@5",
+    "HR@10",
+    "NDCG@10",
+    "HR@20",
+    "NDCG@20",
+    "s/user",
+)
+NOT_BOLDED: frozenset[str] = frozenset({"s/user"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +91,11 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
     selected = [row for row in rows if row.protocol == protocol]
     if not selected:
         raise ValueError(f"no results for protocol {protocol!r}")
-    header = ["Scenario", "Instruction", "Model", *TABLE_COLUMNS]
+    columns = CATALOG_COLUMNS if protocol == "full_catalog" else TABLE_COLUMNS
+    header = ["Scenario", "Instruction", "Model", *columns]
     lines = [
         "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] * 3 + ["---:"] * len(TABLE_COLUMNS)) + "|",
+        "|" + "|".join(["---"] * 3 + ["---:"] * len(columns)) + "|",
     ]
     groups = itertools.groupby(sorted(selected, key=_group_key), key=_group_key)
     for (scenario, instruction_type), members in groups:
@@ -92,19 +104,21 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
             column: max(
                 (m.metrics[column] for m in members if m.shown(column)), default=float("-inf")
             )
-            for column in TABLE_COLUMNS
+            for column in columns
         }
         for member in members:
             model = member.model + (f" ({member.template_id})" if member.template_id else "")
             cells = []
-            for column in TABLE_COLUMNS:
+            for column in columns:
                 if not member.shown(column):
                     cells.append("-")
                     continue
                 text = f"{member.metrics[column]:.4f}"
                 cells.append(
                     f"**{text}**"
-                    if len(members) > 1 and member.metrics[column] == best[column]
+                    if len(members) > 1
+                    and column not in NOT_BOLDED
+                    and member.metrics[column] == best[column]
                     else text
                 )
             lines.append(
@@ -138,7 +152,7 @@ def write_markdown(
 
 
 def _protocol_order(protocol: str) -> tuple[int, str]:
-    order = ("random", "hard", "full100", "grouped100")
+    order = ("random", "hard", "full100", "grouped100", "full_catalog")
     return (order.index(protocol) if protocol in order else len(order), protocol)
 
 

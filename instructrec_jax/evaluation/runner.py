@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.types import EvalExample, SplitName
+from instructrec_jax.evaluation import full_catalog, reports
 from instructrec_jax.evaluation import protocols as protocols_lib
-from instructrec_jax.evaluation import reports
 from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, as_list_scorer
 from instructrec_jax.evaluation.metrics import metric_names, metrics_from_ranks
 from instructrec_jax.evaluation.scenarios import Scenario, get_scenario, scenario_examples
@@ -123,6 +123,8 @@ class _Job:
         self.retriever = retriever
         self.progress = progress
         self._candidates: dict[tuple[str, str, str], list[EvalExample]] = {}
+        # Protocols with candidate lists (``full_catalog`` has none: ``full_catalog.py``).
+        self.protocols = tuple(p for p in config.protocols if p != full_catalog.FULL_CATALOG)
 
     def examples(self, scenario: Scenario, split: SplitName, protocol: str) -> list[EvalExample]:
         """The scenario's examples with the protocol's candidates (cached)."""
@@ -237,11 +239,13 @@ def _choose_template(
 def _evaluate_templated(
     job: _Job, scenario: Scenario, ranker: TemplatedScorer
 ) -> list[reports.ResultRow]:
-    rows = []
+    rows: list[reports.ResultRow] = []
+    if not job.protocols:
+        return rows
     for instruction_type in scenario.instruction_types:
         template_id, validation = _choose_template(job, scenario, instruction_type, ranker)
         scorer = ranker.with_template(instruction_type, template_id)
-        for protocol in job.config.protocols:
+        for protocol in job.protocols:
             examples = job.examples(scenario, "test", protocol)
             key = ShardKey(
                 scenario.name, instruction_type, protocol, ranker.name, template_id, "test", 0
@@ -267,7 +271,7 @@ def _evaluate_baseline(
 ) -> list[reports.ResultRow]:
     scorer = as_list_scorer(baseline)
     rows = []
-    for protocol in job.config.protocols:
+    for protocol in job.protocols:
         examples = job.examples(scenario, "test", protocol)
         key = ShardKey(scenario.name, "any", protocol, scorer.name, "", "test", 0)
         ranks = job.ranks(scorer, key, examples)
@@ -288,9 +292,9 @@ def _total_shards(job: _Job, templated: Sequence[TemplatedScorer], num_baselines
         valid = job.shards(
             len(scenario_examples(job.dataset, scenario, "valid", job.config.max_valid_examples))
         )
-        per_protocol = test * len(job.config.protocols)
+        per_protocol = test * len(job.protocols)
         total += per_protocol * num_baselines
-        for ranker in templated:
+        for ranker in templated if job.protocols else ():
             for instruction_type in scenario.instruction_types:
                 templates = ranker.template_ids(instruction_type, scenario.family)
                 total += valid * len(templates) + per_protocol
@@ -336,6 +340,7 @@ def run_evaluation(
     progress: bool = True,
     run_settings: Mapping[str, Any] | None = None,
     zero_shot: Sequence[TemplatedScorer] = (),
+    catalog_rankers: Sequence[full_catalog.CatalogRanker] = (),
 ) -> EvaluationResult:
     """Evaluate InstructRec (template chosen on validation) and baselines on test.
 
@@ -359,11 +364,15 @@ def run_evaluation(
         not fine-tune, a chat LLM); each needs its own ``name``. Rankers with a
         ``diagnostics()`` method (answer counts of the chat ranker) have its result written
         to ``metrics.json`` (``settings.diagnostics``) and ``results.md``.
+      catalog_rankers: rankers of the ``full_catalog`` protocol (InstructRec generating,
+        SASRec ranking everything), needed when it is requested.
     """
     config = config or EvaluationConfig()
     templated = [ranker for ranker in (instructrec, *zero_shot) if ranker is not None]
     if not templated and not baselines:
         raise ValueError("nothing to evaluate: give instructrec and/or baselines")
+    if full_catalog.FULL_CATALOG in config.protocols and not catalog_rankers:
+        raise ValueError("protocol 'full_catalog' needs catalog_rankers (generator, SASRec)")
     if "hard" in config.protocols and retriever is None:
         raise ValueError("protocol 'hard' needs a retriever (e.g. the SASRec baseline)")
     output_dir = Path(output_dir)
@@ -386,6 +395,12 @@ def run_evaluation(
                 rows.extend(_evaluate_baseline(job, scenario, baseline))
     finally:
         bar.close()
+    if full_catalog.FULL_CATALOG in config.protocols:
+        rows.extend(
+            full_catalog.catalog_rows(
+                dataset, config.scenarios, catalog_rankers, config.max_test_examples
+            )
+        )
     if not rows:
         raise ValueError("no scenario had test examples; nothing was evaluated")
     settings = {
