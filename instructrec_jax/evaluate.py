@@ -196,8 +196,8 @@ def evaluate_checkpoint(
         retriever,
         progress,
         run_settings,
-        zero_shot,
-        catalog_rankers,
+        zero_shot=zero_shot,
+        catalog_rankers=catalog_rankers,
     )
 
 
