@@ -76,3 +76,37 @@ def test_full_catalog_run_file_ranks_the_whole_catalog(artifacts, tmp_path):  # 
         assert row["protocol"] == "full_catalog" and row["num_examples"] == 4
         assert set(row["metrics"]) == set(CATALOG_COLUMNS)
     assert payload["settings"]["run"]["generation_beam_size"] == 20
+
+
+def test_chat_row_from_the_gin_file_against_a_local_endpoint(
+    artifacts,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    from tests.evaluation.test_chat_ranker import _RankingServer
+
+    _, data_dir, vocab_path, checkpoint = artifacts
+    server = _RankingServer(garbage_every=4)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-logged-123")
+    out = tmp_path / "eval"
+    try:
+        argv = [
+            *_argv(data_dir, vocab_path, checkpoint, out),
+            "--gin_file=runs/chat_zero_shot.gin",
+            f"--gin.CHAT_BASE_URL='{server.url}'",
+            f"--gin.CHAT_CACHE='{tmp_path / 'chat.sqlite'}'",
+            "--gin.PROTOCOLS=('random',)",
+            "--gin.evaluate.baselines=('random',)",
+        ]
+        assert evaluate.main(argv) == 0
+    finally:
+        server.close()
+    payload = json.loads((out / "metrics.json").read_text())
+    assert {r["model"] for r in payload["results"]} == {
+        "InstructRec",
+        "chat:gpt-3.5-turbo",
+        "random",
+    }
+    counts = payload["settings"]["diagnostics"]["chat:gpt-3.5-turbo"]
+    assert counts["answers"] == server.count == 16 and counts["unparseable"] == 4
+    assert "sk-not-logged-123" not in (out / "metrics.json").read_text()
