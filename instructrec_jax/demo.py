@@ -117,8 +117,10 @@ def _done(started: float) -> None:
     print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
 
 
-def run_demo(config: DemoConfig) -> Path:
-    """Run every stage; return the path of the Markdown results table."""
+def run_demo(config: DemoConfig) -> Path | None:
+    """Run every stage; return the path of the Markdown results table (None when both
+    evaluations were switched off, e.g. ``--gin.demo.protocols="()"
+    --gin.demo.hard_protocols="()"`` to train a model only)."""
     from instructrec_jax.data import PrepareConfig, prepare_dataset
     from instructrec_jax.evaluate import evaluate_checkpoint
     from instructrec_jax.evaluation.runner import EvaluationConfig
@@ -233,7 +235,7 @@ def run_demo(config: DemoConfig) -> Path:
         print(evaluation.table_path.read_text())
         print(f"metrics: {evaluation.metrics_path}\nchart:   {evaluation.chart_path}\n")
     _done(started)
-    return table_paths[0]
+    return table_paths[0] if table_paths else None
 
 
 class DemoFlags(NamedTuple):

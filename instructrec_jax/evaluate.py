@@ -20,9 +20,12 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import gin
 from instructrec_jax import compilation_cache
+from instructrec_jax.chat_client import ChatConfig
 from instructrec_jax.checkpoints import files
 from instructrec_jax.cli_errors import UsageError, checked_settings, run_main
 from instructrec_jax.evaluation import baselines as baseline_lib
@@ -40,6 +43,10 @@ from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.inference.buckets import ScoringBuckets
 from instructrec_jax.models.config import T5Config
 
+if TYPE_CHECKING:
+    from instructrec_jax.data.processed import ProcessedDataset
+    from instructrec_jax.evaluation.instructrec_scorer import InstructRecScorer
+
 REQUIRED_MACROS = ("CHECKPOINT_PATH", "DATASET", "VOCABULARY", "EVAL_OUTPUT_DIR")
 BASELINE_CONFIGS = tuple(
     getattr(baseline_lib, f"{name}Config")
@@ -51,6 +58,7 @@ gin.external_configurable(ScoringBuckets, name="ScoringBuckets")
 # The trained baselines' configs, for ``evaluate.baseline_configs`` (gin/runs/eval.gin).
 for _config_class in BASELINE_CONFIGS:
     gin.external_configurable(_config_class, name=_config_class.__name__)
+gin.external_configurable(ChatConfig, name="chat_ranker")
 
 
 def evaluate_checkpoint(
@@ -71,6 +79,10 @@ def evaluate_checkpoint(
     progress: bool = True,
     baselines_dir: str | None = None,
     baseline_configs: Mapping[str, baseline_lib.TrainingConfig] | None = None,
+    zero_shot_checkpoints: Mapping[str, str] | None = None,
+    chat_ranker: ChatConfig | None = None,
+    generation_beam_size: int = 20,
+    source_dataset: str | None = None,
 ) -> EvaluationResult:
     """Load everything, evaluate InstructRec and the baselines, write the reports.
 
@@ -99,10 +111,21 @@ def evaluate_checkpoint(
       baseline_configs: baseline name -> config (``SASRecConfig``, ``BERT4RecConfig``,
         ``GRU4RecConfig``, ``BPRConfig``, ``TEMConfig``, ``DSSMConfig``; gin:
         ``{'bert4rec': @BERT4RecConfig()}``); others take their defaults.
+      zero_shot_checkpoints: row name -> a checkpoint we did not fine-tune (HF folder, T5X
+        or Orbax; e.g. the untuned Flan-T5), scored by the same scorer on the same
+        candidates. Its model config is its folder's ``config.json`` if any, else the
+        evaluated model's; its vocabulary its folder's ``spiece.model`` if any, else
+        ``vocabulary``.
+      chat_ranker: an OpenAI-compatible endpoint ranking the same instructions (the
+        GPT-3.5 row; :mod:`instructrec_jax.evaluation.chat_ranker`), or None.
+      generation_beam_size: beams of the ``full_catalog`` protocol (>= 20, its top cutoff).
+      source_dataset: the dataset the checkpoint was trained on when it differs from
+        ``dataset`` (cross-domain, :mod:`instructrec_jax.evaluation.cross_domain`): the
+        row is named after it and the target titles' coverage by ``vocabulary`` (the
+        source's) is recorded in ``metrics.json``.
     """
     from instructrec_jax.evaluation import job
-    from instructrec_jax.evaluation.instructrec_scorer import RenderSettings
-    from instructrec_jax.tasks.vocab import SentencePieceCounter, get_vocabulary
+    from instructrec_jax.evaluation.cross_domain import cross_domain_name, vocabulary_coverage
 
     evaluation = evaluation or EvaluationConfig()
     data = job.load_dataset(dataset)
@@ -110,15 +133,36 @@ def evaluate_checkpoint(
     # The concrete step directory, resolved once: it is loaded and names the shards, so
     # evaluating a MODEL_DIR while its trainer saves a newer step keys the scores right.
     step_dir = job.resolve_checkpoint_dir(checkpoint_path)
-    params = job.load_model_params(step_dir, config)
-    engine = job.make_engine(config, params, buckets, num_partitions, length_normalize)
-    vocab = get_vocabulary(vocabulary)
-    settings = RenderSettings(
-        seed=evaluation.seed,
-        max_input_tokens=max_input_tokens,
-        counter=SentencePieceCounter(vocab),
-    )
-    instructrec = job.make_instructrec_scorer(engine, vocab, data.catalog, settings=settings)
+    name = cross_domain_name("InstructRec", source_dataset)
+    render = (evaluation.seed, max_input_tokens, buckets, num_partitions, length_normalize)
+    instructrec, vocab = _checkpoint_ranker(step_dir, config, vocabulary, data, render, name)
+    zero_shot = []
+    zero_shot_settings = {}
+    for row_name, path in (zero_shot_checkpoints or {}).items():
+        zero_dir = job.resolve_checkpoint_dir(path)
+        folder = Path(path)
+        zero_config = job.resolve_model_config(
+            path,
+            folder / "config.json" if (folder / "config.json").is_file() else None,
+            config,
+            dtype,
+        )
+        zero_vocab = folder / "spiece.model" if (folder / "spiece.model").is_file() else vocabulary
+        ranker, _ = _checkpoint_ranker(zero_dir, zero_config, zero_vocab, data, render, row_name)
+        zero_shot.append(ranker)
+        zero_shot_settings[row_name] = {"checkpoint": zero_dir, "vocabulary": str(zero_vocab)}
+    if chat_ranker is not None:
+        from instructrec_jax.evaluation.chat_ranker import make_chat_ranker
+
+        zero_shot.append(
+            make_chat_ranker(
+                chat_ranker,
+                data.catalog,
+                instructrec.teacher,
+                instructrec.templates,
+                instructrec.settings,
+            )
+        )
     baselines_dir = baselines_dir or output_dir
     configs = dict(baseline_configs or {})
     baseline_scorers = job.make_baselines(
@@ -155,6 +199,26 @@ def evaluate_checkpoint(
         "max_input_tokens": max_input_tokens,
         "baselines": list(baselines),
     }
+    if zero_shot_settings:
+        run_settings["zero_shot_checkpoints"] = zero_shot_settings
+    if chat_ranker is not None:
+        run_settings["chat_ranker"] = {"base_url": chat_ranker.base_url, "model": chat_ranker.model}
+    if source_dataset is not None:
+        run_settings["source_dataset"] = source_dataset
+        run_settings["vocabulary_coverage"] = vocabulary_coverage(
+            (item.title for item in data.catalog.values()), vocab
+        )
+    catalog_rankers = []
+    if "full_catalog" in evaluation.protocols:
+        catalog_rankers = _catalog_rankers(
+            [instructrec, *zero_shot[: len(zero_shot_settings)]],
+            baseline_scorers,
+            data,
+            evaluation.seed,
+            baselines_dir,
+            generation_beam_size,
+        )
+        run_settings["generation_beam_size"] = generation_beam_size
     return run_evaluation(
         data,
         output_dir,
@@ -164,7 +228,81 @@ def evaluate_checkpoint(
         retriever,
         progress,
         run_settings,
+        zero_shot=zero_shot,
+        catalog_rankers=catalog_rankers,
     )
+
+
+RenderChoices = tuple[int, int, "ScoringBuckets | None", "int | None", bool]
+
+
+def _checkpoint_ranker(
+    step_dir: str,
+    config: T5Config,
+    vocabulary: str | Path,
+    data: ProcessedDataset,
+    render: RenderChoices,
+    name: str,
+) -> tuple[InstructRecScorer, Any]:
+    """An ``InstructRecScorer`` (named ``name``) over one checkpoint, and its vocabulary.
+
+    ``render`` is (seed, max_input_tokens, buckets, num_partitions, length_normalize).
+    """
+    from instructrec_jax.evaluation import job
+    from instructrec_jax.evaluation.instructrec_scorer import RenderSettings
+    from instructrec_jax.tasks.vocab import SentencePieceCounter, get_vocabulary
+
+    seed, max_input_tokens, buckets, num_partitions, length_normalize = render
+    params = job.load_model_params(step_dir, config)
+    engine = job.make_engine(config, params, buckets, num_partitions, length_normalize)
+    vocab = get_vocabulary(str(vocabulary))
+    settings = RenderSettings(
+        seed=seed, max_input_tokens=max_input_tokens, counter=SentencePieceCounter(vocab)
+    )
+    scorer = job.make_instructrec_scorer(engine, vocab, data.catalog, settings=settings, name=name)
+    return scorer, vocab
+
+
+def _catalog_rankers(
+    rankers: Sequence[InstructRecScorer],
+    baseline_scorers: Sequence[Any],
+    data: ProcessedDataset,
+    seed: int,
+    baselines_dir: str,
+    beam_size: int,
+) -> list[Any]:
+    """``full_catalog`` rankers: each checkpoint generating, and SASRec's full ranking."""
+    from instructrec_jax.evaluation import job
+    from instructrec_jax.evaluation.full_catalog import (
+        GenerativeCatalogRanker,
+        SASRecCatalogRanker,
+    )
+    from instructrec_jax.inference.generation import ConstrainedGenerator
+
+    out: list[Any] = []
+    for ranker in rankers:
+        engine = ranker.engine
+        trie = job.make_title_trie(
+            data.catalog, ranker.tokenizer, ranker.settings.max_target_tokens
+        )
+        generator = ConstrainedGenerator(engine.module, engine.params, trie, engine.buckets)
+        out.append(
+            GenerativeCatalogRanker(
+                generator,
+                ranker.tokenizer,
+                data.catalog,
+                ranker.teacher,
+                ranker.templates,
+                ranker.settings,
+                beam_size,
+                ranker.name,
+            )
+        )
+    sasrec = next((s for s in baseline_scorers if s.name == "sasrec"), None)
+    if sasrec is None:
+        sasrec = job.make_baselines(["sasrec"], data, seed, baselines_dir)[0]
+    out.append(SASRecCatalogRanker(sasrec))
+    return out
 
 
 # The gin-configurable face of ``evaluate_checkpoint`` (bound by ``gin/runs/eval.gin``).

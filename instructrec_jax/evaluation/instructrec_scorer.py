@@ -196,44 +196,25 @@ class InstructRecScorer:
         T3: one instruction per example showing all its candidates (seeded order). T0: one
         instruction per (example, candidate), flattened example-major, each showing one.
         """
-        requests = [
-            AnnotationRequest(e.history, e.target, e.review, self.catalog) for e in examples
-        ]
-        annotations = self.teacher.annotate_batch(requests)
-        instructions, shown_lists = [], []
-        for example, annotation, candidates in zip(examples, annotations, candidate_lists):
-            if len(set(candidates)) != len(candidates):
-                raise ValueError(f"user {example.user_id!r}: duplicate candidates {candidates}")
-            if self.combination.task_form is TaskForm.T0:
-                shown_each = [(candidate,) for candidate in candidates]
-            else:
-                shown_each = [
-                    shuffled_candidates(
-                        candidates,
-                        self.settings.seed,
-                        example.split,
-                        example.user_id,
-                        example.target,
-                    )
-                ]
-            for shown in shown_each:
-                data = RenderInput(example.history, example.target, annotation, shown)
-                instructions.append(self._tokenized_instruction(data))
-                shown_lists.append(shown)
+        texts, shown_lists = self.render_texts(examples, candidate_lists)
+        budget = self.settings.max_input_tokens - 1  # one token of the budget is EOS
+        instructions = [[*list(self.tokenizer.encode(t))[:budget], EOS_ID] for t in texts]
         return instructions, shown_lists
 
-    def _tokenized_instruction(self, data: RenderInput) -> list[int]:
-        # One token of the budget is EOS, so the renderer drops history, not the tail.
-        rendered = render(
+    def render_texts(
+        self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
+    ) -> tuple[list[str], list[tuple[str, ...]]]:
+        """Rendered instruction texts and the candidate order each shows (see
+        :func:`render_instruction_texts`)."""
+        return render_instruction_texts(
             self.template,
             self.combination,
             self.catalog,
-            data,
-            self.settings.counter,
-            self.settings.max_input_tokens - 1,
+            self.teacher,
+            self.settings,
+            examples,
+            candidate_lists,
         )
-        tokens = list(self.tokenizer.encode(rendered.inputs))
-        return [*tokens[: self.settings.max_input_tokens - 1], EOS_ID]
 
     def _score_pointwise(
         self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
@@ -259,3 +240,49 @@ class InstructRecScorer:
             tokens = [*encoded[: self.settings.max_target_tokens - 1], EOS_ID]
             self._title_tokens[item_id] = tokens
         return tokens
+
+
+def render_instruction_texts(
+    template: Template,
+    combination: CodeCombination,
+    catalog: Mapping[str, Item],
+    teacher: Teacher,
+    settings: RenderSettings,
+    examples: Sequence[EvalExample],
+    candidate_lists: Sequence[Sequence[str]],
+) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Instruction texts and the candidate order each shows, within the token budget.
+
+    T3: one instruction per example showing all its candidates (seeded display order). T0:
+    one instruction per (example, candidate), flattened example-major, each showing one.
+    The teacher annotates each example (P2 / I1 / I2 from the target). The renderer drops
+    the oldest history items to fit ``settings.max_input_tokens`` - 1 (EOS) tokens as
+    counted by ``settings.counter``.
+    """
+    requests = [AnnotationRequest(e.history, e.target, e.review, catalog) for e in examples]
+    annotations = teacher.annotate_batch(requests)
+    texts, shown_lists = [], []
+    for example, annotation, candidates in zip(examples, annotations, candidate_lists):
+        if len(set(candidates)) != len(candidates):
+            raise ValueError(f"user {example.user_id!r}: duplicate candidates {candidates}")
+        if combination.task_form is TaskForm.T0:
+            shown_each = [(candidate,) for candidate in candidates]
+        else:
+            shown_each = [
+                shuffled_candidates(
+                    candidates, settings.seed, example.split, example.user_id, example.target
+                )
+            ]
+        for shown in shown_each:
+            data = RenderInput(example.history, example.target, annotation, shown)
+            rendered = render(
+                template,
+                combination,
+                catalog,
+                data,
+                settings.counter,
+                settings.max_input_tokens - 1,
+            )
+            texts.append(rendered.inputs)
+            shown_lists.append(shown)
+    return texts, shown_lists

@@ -10,6 +10,9 @@
 - ``grouped100``: the same 100 candidates shuffled (seeded) into 10 groups of 10; each
   group is scored, its best candidate kept, and the 10 winners reranked (the paper's way
   of handling 100 candidates with a 10-candidate instruction).
+- ``full_catalog``: no candidate list; top-k over every catalog item (InstructRec by
+  constrained generation, SASRec by full ranking), see
+  :mod:`instructrec_jax.evaluation.full_catalog`.
 
 In ``grouped100`` a positive that loses its group is given the worst rank (the number of
 candidates): the final list only orders the winners, and ties go against the positive
@@ -33,7 +36,7 @@ from instructrec_jax.data.types import EvalExample
 from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, score_lists_checked
 from instructrec_jax.evaluation.metrics import positive_ranks
 
-PROTOCOLS: tuple[str, ...] = ("random", "hard", "full100", "grouped100")
+PROTOCOLS: tuple[str, ...] = ("random", "hard", "full100", "grouped100", "full_catalog")
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from instructrec_jax.atomic_files import write_json_atomic
@@ -28,6 +28,17 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "NDCG@10",
     "MRR",
 )
+# The ``full_catalog`` protocol's columns; the cost column is never bolded.
+CATALOG_COLUMNS: tuple[str, ...] = (
+    "HR@5",
+    "NDCG@5",
+    "HR@10",
+    "NDCG@10",
+    "HR@20",
+    "NDCG@20",
+    "s/user",
+)
+NOT_BOLDED: frozenset[str] = frozenset({"s/user"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,10 +108,11 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
     selected = [row for row in rows if row.protocol == protocol]
     if not selected:
         raise ValueError(f"no results for protocol {protocol!r}")
-    header = ["Scenario", "Instruction", "Model", *TABLE_COLUMNS]
+    columns = CATALOG_COLUMNS if protocol == "full_catalog" else TABLE_COLUMNS
+    header = ["Scenario", "Instruction", "Model", *columns]
     lines = [
         "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] * 3 + ["---:"] * len(TABLE_COLUMNS)) + "|",
+        "|" + "|".join(["---"] * 3 + ["---:"] * len(columns)) + "|",
     ]
     groups = itertools.groupby(sorted(selected, key=_group_key), key=_group_key)
     for (scenario, instruction_type), members in groups:
@@ -109,19 +121,21 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
             column: max(
                 (m.metrics[column] for m in members if m.shown(column)), default=float("-inf")
             )
-            for column in TABLE_COLUMNS
+            for column in columns
         }
         for member in members:
             model = member.model + (f" ({member.template_id})" if member.template_id else "")
             cells = []
-            for column in TABLE_COLUMNS:
+            for column in columns:
                 if not member.shown(column):
                     cells.append("-")
                     continue
                 text = member.cell(column)
                 cells.append(
                     f"**{text}**"
-                    if len(members) > 1 and member.metrics[column] == best[column]
+                    if len(members) > 1
+                    and column not in NOT_BOLDED
+                    and member.metrics[column] == best[column]
                     else text
                 )
             lines.append(
@@ -130,8 +144,13 @@ def markdown_table(rows: Sequence[ResultRow], protocol: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(rows: Sequence[ResultRow], path: str | Path) -> Path:
-    """All protocols' tables, each under a heading, in one Markdown file."""
+def write_markdown(
+    rows: Sequence[ResultRow],
+    path: str | Path,
+    diagnostics: Mapping[str, Mapping[str, object]] | None = None,
+) -> Path:
+    """All protocols' tables, each under a heading, in one Markdown file; ``diagnostics``
+    (model -> counters, e.g. the chat ranker's unparseable answers) are listed after them."""
     protocols = sorted({row.protocol for row in rows}, key=_protocol_order)
     parts = ["# InstructRec evaluation\n"]
     for protocol in protocols:
@@ -140,6 +159,11 @@ def write_markdown(rows: Sequence[ResultRow], path: str | Path) -> Path:
         if any(row.intervals for row in rows if row.protocol == protocol):
             parts.append("Values: mean [95% bootstrap interval over users].\n\n")
         parts.append(markdown_table(rows, protocol))
+    if diagnostics:
+        parts.append("\n## Diagnostics\n\n")
+        for model, counters in sorted(diagnostics.items()):
+            text = ", ".join(f"{name} {value}" for name, value in counters.items())
+            parts.append(f"- {model}: {text}\n")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(parts))
@@ -147,7 +171,7 @@ def write_markdown(rows: Sequence[ResultRow], path: str | Path) -> Path:
 
 
 def _protocol_order(protocol: str) -> tuple[int, str]:
-    order = ("random", "hard", "full100", "grouped100")
+    order = ("random", "hard", "full100", "grouped100", "full_catalog")
     return (order.index(protocol) if protocol in order else len(order), protocol)
 
 

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.types import EvalExample, SplitName
+from instructrec_jax.evaluation import full_catalog, reports
 from instructrec_jax.evaluation import protocols as protocols_lib
-from instructrec_jax.evaluation import reports
 from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, as_list_scorer
 from instructrec_jax.evaluation.intervals import metric_intervals
 from instructrec_jax.evaluation.metrics import metric_names, metrics_from_ranks, per_user_metrics
@@ -130,6 +130,8 @@ class _Job:
         self.retriever = retriever
         self.progress = progress
         self._candidates: dict[tuple[str, str, str], list[EvalExample]] = {}
+        # Protocols with candidate lists (``full_catalog`` has none: ``full_catalog.py``).
+        self.protocols = tuple(p for p in config.protocols if p != full_catalog.FULL_CATALOG)
 
     def examples(self, scenario: Scenario, split: SplitName, protocol: str) -> list[EvalExample]:
         """The scenario's examples with the protocol's candidates (cached)."""
@@ -250,11 +252,13 @@ def _choose_template(
 def _evaluate_templated(
     job: _Job, scenario: Scenario, ranker: TemplatedScorer
 ) -> list[reports.ResultRow]:
-    rows = []
+    rows: list[reports.ResultRow] = []
+    if not job.protocols:
+        return rows
     for instruction_type in scenario.instruction_types:
         template_id, validation = _choose_template(job, scenario, instruction_type, ranker)
         scorer = ranker.with_template(instruction_type, template_id)
-        for protocol in job.config.protocols:
+        for protocol in job.protocols:
             examples = job.examples(scenario, "test", protocol)
             key = ShardKey(
                 scenario.name, instruction_type, protocol, ranker.name, template_id, "test", 0
@@ -307,7 +311,7 @@ def _baseline_rows(
     cached under the instruction type ``key_type``."""
     scorer = as_list_scorer(baseline)
     rows = []
-    for protocol in job.config.protocols:
+    for protocol in job.protocols:
         examples = job.examples(scenario, "test", protocol)
         key = ShardKey(scenario.name, key_type, protocol, scorer.name, "", "test", 0)
         ranks = job.ranks(scorer, key, examples)
@@ -324,7 +328,7 @@ def _scorings(scenario: Scenario, baselines: Sequence[Any]) -> int:
     return len(baselines) - per_type + per_type * len(scenario.instruction_types)
 
 
-def _total_shards(job: _Job, instructrec: TemplatedScorer | None, baselines: Sequence[Any]) -> int:
+def _total_shards(job: _Job, templated: Sequence[TemplatedScorer], baselines: Sequence[Any]) -> int:
     total = 0
     for name in job.config.scenarios:
         scenario = get_scenario(name)
@@ -334,11 +338,11 @@ def _total_shards(job: _Job, instructrec: TemplatedScorer | None, baselines: Seq
         valid = job.shards(
             len(scenario_examples(job.dataset, scenario, "valid", job.config.max_valid_examples))
         )
-        per_protocol = test * len(job.config.protocols)
+        per_protocol = test * len(job.protocols)
         total += per_protocol * _scorings(scenario, baselines)
-        if instructrec is not None:
+        for ranker in templated if job.protocols else ():
             for instruction_type in scenario.instruction_types:
-                templates = instructrec.template_ids(instruction_type, scenario.family)
+                templates = ranker.template_ids(instruction_type, scenario.family)
                 total += valid * len(templates) + per_protocol
     return total
 
@@ -381,6 +385,8 @@ def run_evaluation(
     retriever: protocols_lib.Retriever | None = None,
     progress: bool = True,
     run_settings: Mapping[str, Any] | None = None,
+    zero_shot: Sequence[TemplatedScorer] = (),
+    catalog_rankers: Sequence[full_catalog.CatalogRanker] = (),
 ) -> EvaluationResult:
     """Evaluate InstructRec (template chosen on validation) and baselines on test.
 
@@ -400,10 +406,19 @@ def run_evaluation(
         covers these, the config's seeds and negative counts and the dataset fingerprint,
         and the baselines' and retriever's names and fingerprints (:func:`model_identity`),
         so a run with other settings or retrained baselines never reuses them.
+      zero_shot: more templated rankers evaluated like ``instructrec`` (a checkpoint we did
+        not fine-tune, a chat LLM); each needs its own ``name``. Rankers with a
+        ``diagnostics()`` method (answer counts of the chat ranker) have its result written
+        to ``metrics.json`` (``settings.diagnostics``) and ``results.md``.
+      catalog_rankers: rankers of the ``full_catalog`` protocol (InstructRec generating,
+        SASRec ranking everything), needed when it is requested.
     """
     config = config or EvaluationConfig()
-    if instructrec is None and not baselines:
+    templated = [ranker for ranker in (instructrec, *zero_shot) if ranker is not None]
+    if not templated and not baselines:
         raise ValueError("nothing to evaluate: give instructrec and/or baselines")
+    if full_catalog.FULL_CATALOG in config.protocols and not catalog_rankers:
+        raise ValueError("protocol 'full_catalog' needs catalog_rankers (generator, SASRec)")
     if "hard" in config.protocols and retriever is None:
         raise ValueError("protocol 'hard' needs a retriever (e.g. the SASRec baseline)")
     output_dir = Path(output_dir)
@@ -412,7 +427,7 @@ def run_evaluation(
     )
     bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress)
     job = _Job(dataset, config, store, retriever, bar)
-    bar.total = _total_shards(job, instructrec, baselines)
+    bar.total = _total_shards(job, templated, baselines)
     rows: list[reports.ResultRow] = []
     try:
         for name in config.scenarios:
@@ -420,12 +435,18 @@ def run_evaluation(
             if not scenario_examples(dataset, scenario, "test", config.max_test_examples):
                 logger.warning("scenario %s has no test examples; skipped", name)
                 continue
-            if instructrec is not None:
-                rows.extend(_evaluate_templated(job, scenario, instructrec))
+            for ranker in templated:
+                rows.extend(_evaluate_templated(job, scenario, ranker))
             for baseline in baselines:
                 rows.extend(_evaluate_baseline(job, scenario, baseline))
     finally:
         bar.close()
+    if full_catalog.FULL_CATALOG in config.protocols:
+        rows.extend(
+            full_catalog.catalog_rows(
+                dataset, config.scenarios, catalog_rankers, config.max_test_examples
+            )
+        )
     if not rows:
         raise ValueError("no scenario had test examples; nothing was evaluated")
     settings = {
@@ -435,9 +456,16 @@ def run_evaluation(
         "config": dataclasses.asdict(config),
         "models": sorted({row.model for row in rows}),
     }
+    diagnostics = {
+        model.name: model.diagnostics()
+        for model in (*templated, *baselines)
+        if callable(getattr(model, "diagnostics", None))
+    }
+    if diagnostics:
+        settings["diagnostics"] = diagnostics
     return EvaluationResult(
         rows=rows,
         metrics_path=reports.write_metrics_json(rows, output_dir / "metrics.json", settings),
-        table_path=reports.write_markdown(rows, output_dir / "results.md"),
+        table_path=reports.write_markdown(rows, output_dir / "results.md", diagnostics),
         chart_path=reports.write_chart(rows, output_dir / "chart.png", config.chart_metric),
     )

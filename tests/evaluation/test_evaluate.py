@@ -144,7 +144,7 @@ def test_the_checkpoint_is_resolved_once_for_loading_and_the_cache_key(
         export_hf(random_params(config, 3), config, model_dir / "checkpoint_2")
         return make_baselines(*args)
 
-    def capture(*args):
+    def capture(*args, **kwargs):
         captured["run_settings"] = args[-1]
         return "result"
 

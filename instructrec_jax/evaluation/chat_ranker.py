@@ -1,0 +1,178 @@
+"""The zero-shot LLM row (the paper's GPT-3.5): a chat model ranks the same candidates.
+
+For every example the ranker renders the very instruction InstructRec reads (same
+template, teacher annotation, seeded candidate order and labels ``(A)``, ``(B)``, ...),
+appends a request for the labels best first, and sends it to an OpenAI-compatible
+endpoint through :class:`~instructrec_jax.chat_client.ChatClient` (sqlite cache, retries,
+key from an environment variable, never logged). :func:`~instructrec_jax.evaluation.
+ranking_parser.parse_ranking` maps the answer back to candidates.
+
+Scores: the j-th candidate the answer names scores ``n - j`` (n candidates); candidates
+it does not name score 0. An unparseable answer (names none) therefore scores every
+candidate 0: a tie, which the metrics break *against* the positive (it ranks last, as in
+:mod:`instructrec_jax.evaluation.metrics`). Such answers are never dropped: ``counts``
+tallies answers, unparseable ones and partial ones (naming some but not all candidates),
+and the evaluation report prints them (:meth:`ChatRanker.diagnostics`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from instructrec_jax.chat_client import ChatClient, ChatConfig, Messages
+from instructrec_jax.data.types import EvalExample, Item
+from instructrec_jax.evaluation.instructrec_scorer import (
+    RenderSettings,
+    rank_templates,
+    render_instruction_texts,
+)
+from instructrec_jax.evaluation.ranking_parser import parse_ranking
+from instructrec_jax.instructions.codes import CodeCombination, TaskForm
+from instructrec_jax.instructions.teachers import Teacher
+from instructrec_jax.instructions.templates import Template
+
+SYSTEM_PROMPT = (
+    "You are a recommender system. Read the request and the labelled candidates, then rank "
+    "every candidate from the best fit to the worst."
+)
+ANSWER_REQUEST = (
+    "Answer with the candidate labels only, best first, separated by commas, for example: "
+    "(C), (A), (B)."
+)
+
+
+@dataclasses.dataclass
+class AnswerCounts:
+    """Answers parsed by this process: all, unparseable (no candidate named) and partial."""
+
+    answers: int = 0
+    unparseable: int = 0
+    partial: int = 0
+
+
+class ChatRanker:
+    """A :class:`~instructrec_jax.evaluation.runner.TemplatedScorer` asking a chat model.
+
+    Args:
+      client: the chat endpoint client.
+      catalog: item id -> Item.
+      teacher: writes P2 / I1 / I2 as for InstructRec.
+      templates: template id -> Template.
+      settings: rendering settings (seed of the display order, token budget by ``counter``).
+      name: the row's name in reports.
+      instruction_type, template_id: the bound template (None: unbound; bind with
+        :meth:`with_template`).
+    """
+
+    def __init__(
+        self,
+        client: ChatClient,
+        catalog: Mapping[str, Item],
+        teacher: Teacher,
+        templates: Mapping[str, Template],
+        settings: RenderSettings | None = None,
+        name: str = "ChatLLM zero-shot",
+        instruction_type: str | None = None,
+        template_id: str | None = None,
+    ) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.teacher = teacher
+        self.templates = templates
+        self.settings = settings or RenderSettings()
+        self.name = name
+        self.instruction_type = instruction_type
+        self.template_id = template_id
+        self.counts = AnswerCounts()
+        self._lock = threading.Lock()
+
+    def template_ids(self, instruction_type: str, family: str | None = None) -> list[str]:
+        """The first plain T3 template of ``family`` for the type: no selection on
+        validation (each template tried would cost one paid call per validation user)."""
+        ids = [
+            t
+            for t in rank_templates(self.templates, instruction_type, family)
+            if self.templates[t].task_form is TaskForm.T3
+        ]
+        return ids[:1]
+
+    def with_template(self, instruction_type: str, template_id: str) -> ChatRanker:
+        """A ranker sharing this one's client and counts, bound to a T3 template."""
+        if self.templates[template_id].task_form is not TaskForm.T3:
+            raise ValueError(f"the chat ranker needs a T3 template, got {template_id!r}")
+        other = ChatRanker(
+            self.client,
+            self.catalog,
+            self.teacher,
+            self.templates,
+            self.settings,
+            self.name,
+            instruction_type,
+            template_id,
+        )
+        other.counts = self.counts
+        other._lock = self._lock
+        return other
+
+    def messages(self, instruction: str) -> Messages:
+        """The chat request for one rendered instruction."""
+        return (("system", SYSTEM_PROMPT), ("user", f"{instruction}\n{ANSWER_REQUEST}"))
+
+    def score(self, examples: Sequence[EvalExample]) -> np.ndarray:
+        """Scores [num_examples, num_candidates] in ``candidates`` order."""
+        return self.score_lists(examples, [example.candidates for example in examples])
+
+    def score_lists(
+        self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
+    ) -> np.ndarray:
+        """Scores [num_examples, n] in ``candidate_lists`` order (see the module docstring)."""
+        if self.instruction_type is None or self.template_id is None:
+            raise ValueError("bind a template first (with_template)")
+        if not examples:
+            return np.zeros((0, 0), dtype=np.float64)
+        combination = CodeCombination.parse(self.instruction_type)
+        texts, shown_lists = render_instruction_texts(
+            self.templates[self.template_id],
+            combination,
+            self.catalog,
+            self.teacher,
+            self.settings,
+            examples,
+            candidate_lists,
+        )
+        answers = self.client.answer_all([self.messages(text) for text in texts])
+        out = np.zeros((len(examples), len(candidate_lists[0])), dtype=np.float64)
+        for row, (answer, shown, wanted) in enumerate(zip(answers, shown_lists, candidate_lists)):
+            ranking = parse_ranking(answer, [self.catalog[item].title for item in shown])
+            self._count(len(ranking), len(shown))
+            score_of = {shown[p]: float(len(shown) - j) for j, p in enumerate(ranking)}
+            out[row] = [score_of.get(item, 0.0) for item in wanted]
+        return out
+
+    def _count(self, named: int, shown: int) -> None:
+        with self._lock:
+            self.counts.answers += 1
+            self.counts.unparseable += named == 0
+            self.counts.partial += 0 < named < shown
+
+    def diagnostics(self) -> dict[str, int]:
+        """Answer counts for the report (answers parsed by this process)."""
+        return dataclasses.asdict(self.counts)
+
+
+def make_chat_ranker(
+    config: ChatConfig,
+    catalog: Mapping[str, Item],
+    teacher: Teacher,
+    templates: Mapping[str, Template],
+    settings: RenderSettings | None = None,
+    name: str | None = None,
+) -> ChatRanker:
+    """A chat ranker for ``config``'s endpoint, named ``chat:<model>`` by default."""
+    return ChatRanker(
+        ChatClient(config), catalog, teacher, templates, settings, name or f"chat:{config.model}"
+    )
