@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from instructrec_jax.aot import MODES
+from instructrec_jax.cli_errors import UsageError, run_main
 from instructrec_jax.gin_cli import add_gin_flags, parse_with_gin_flags
 
 if TYPE_CHECKING:  # JAX is imported only after the backends are set up
@@ -60,19 +61,18 @@ BACKEND_NOISE = (
 )
 
 
-class UsageError(ValueError):
-    """Arguments that name no valid check."""
+PROG = "python -m instructrec_jax.compile_check"
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see --help)\n")
+        raise UsageError(f"{message} (see --help)")
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """(flags, gin bindings)."""
     parser = _Parser(
-        prog="python -m instructrec_jax.compile_check",
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
@@ -258,22 +258,16 @@ def run(flags: argparse.Namespace, check: Check) -> dict[str, Any]:
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, compile, report; returns the exit status (0 fits, 1 does not, 2 usage)."""
-    flags, bindings = parse_args(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> int:
+    flags, bindings = parse_args(argv)
     from instructrec_jax.tf_setup import filtered_native_stderr
 
     with filtered_native_stderr(BACKEND_NOISE):  # JAX's import loads the backend plugins
-        from instructrec_jax.aot.topologies import TargetError
-        from instructrec_jax.training.gin_setup import GinConfigError
-
         try:
-            check: Check | None = prepare(flags, bindings)
-        except (UsageError, TargetError, GinConfigError, ValueError) as error:
-            check, problem = None, str(error).strip().splitlines()[0]
-    if check is None:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+            check = prepare(flags, bindings)
+        except ValueError as error:
+            # A target, mesh, gin binding or batch that names no valid check.
+            raise UsageError(str(error).strip()) from error
     summary = run(flags, check)
     text = json.dumps(summary, sort_keys=True)
     if flags.json_out:
@@ -282,6 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json_atomic(flags.json_out, summary)
     print(text if flags.json else describe(summary))
     return 0 if summary["fits"] else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, compile, report; returns the exit status (0 fits, 1 does not, 2 usage, with
+    one line on stderr)."""
+    return run_main(_main, argv, PROG)
 
 
 if __name__ == "__main__":

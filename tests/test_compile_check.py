@@ -105,7 +105,11 @@ def test_usage_errors_are_one_line_and_status_2(args, message):
     result = _run(*MICRO, *args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("python -m instructrec_jax.compile_check: error: ")
+        and message in lines[0]
+    )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("libtpu") is None, reason="needs libtpu ('.[aot]')")
@@ -124,9 +128,16 @@ def test_tpu_slices_compile_with_a_multi_slice_mesh():
     assert reshaped.returncode == 0, reshaped.stderr
 
 
+def _has_module(name: str) -> bool:
+    """Whether ``name`` can be imported (False when its parent package is missing too)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 @pytest.mark.skipif(
-    importlib.util.find_spec("jax_plugins.xla_cuda12") is None,
-    reason="needs the CUDA plugin ('.[aot]')",
+    not _has_module("jax_plugins.xla_cuda12"), reason="needs the CUDA plugin ('.[aot]')"
 )
 def test_gpu_machine_compiles_without_a_gpu():
     result = _run("--topology=h100x2", *MICRO, "--json")
