@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# libtpu and the CUDA plugin for the compile-check tests only (tests/aot_site.py).
+AOT_SITE := $(VENV)/aot-site
+AOT_STAMP := $(AOT_SITE)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
 .PHONY: venv demo test lint format bench clean
@@ -26,8 +29,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) tests
+$(AOT_STAMP): $(STAMP)
+	$(PY) tests/aot_site.py $(AOT_SITE)
+	touch $(AOT_STAMP)
+
+test: lint $(AOT_STAMP)
+	INSTRUCTREC_AOT_SITE=$(abspath $(AOT_SITE)) $(PY) -m pytest -q -n $(PYTEST_WORKERS) tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Where `make test` installs libtpu and the CUDA plugin (tests/aot_site.py), if anywhere.
+AOT_SITE = os.environ.get("INSTRUCTREC_AOT_SITE", "")
 MICRO = [
     "--gin_file=runs/finetune.gin",
     "--gin_file=models/flan_t5_tiny.gin",
@@ -43,7 +45,7 @@ MEMORY_KEYS = {"parameters", "optimizer_state", "arguments", "temporaries", "out
 def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)  # the target sets the device count
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), AOT_SITE, env.get("PYTHONPATH", "")])
     command = [sys.executable, "-m", "instructrec_jax.compile_check", *args]
     return subprocess.run(
         command, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
@@ -52,6 +54,17 @@ def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
 
 def _summary(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _has_module(name: str) -> bool:
+    """Whether the compile-check subprocesses can import ``name`` (installed, or under
+    ``$INSTRUCTREC_AOT_SITE``)."""
+    if AOT_SITE and Path(AOT_SITE, *name.split(".")).is_dir():
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def test_train_step_fits_and_reports_per_device_bytes(tmp_path):
@@ -112,7 +125,7 @@ def test_usage_errors_are_one_line_and_status_2(args, message):
     )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("libtpu") is None, reason="needs libtpu ('.[aot]')")
+@pytest.mark.skipif(not _has_module("libtpu"), reason="needs libtpu ('.[aot]')")
 def test_tpu_slices_compile_with_a_multi_slice_mesh():
     result = _run("--topology=v4-8", "--num_slices=2", *MICRO, "--json")
     assert result.returncode == 0, result.stderr
@@ -126,14 +139,6 @@ def test_tpu_slices_compile_with_a_multi_slice_mesh():
     assert refused.returncode == 2 and "cannot lay out the mesh (8, 2)" in refused.stderr
     reshaped = _run("--topology=v5litepod-16", *split, "--gin.MESH_RESHAPE_FALLBACK=True")
     assert reshaped.returncode == 0, reshaped.stderr
-
-
-def _has_module(name: str) -> bool:
-    """Whether ``name`` can be imported (False when its parent package is missing too)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(
