@@ -126,10 +126,9 @@ def run_demo(config: DemoConfig) -> Path | None:
     from instructrec_jax.evaluation.runner import EvaluationConfig
     from instructrec_jax.instructions.generate import GenerateConfig, generate
     from instructrec_jax.models.config import T5Config
-    from instructrec_jax.tasks.environment import install_dataset_vocabulary
+    from instructrec_jax.tasks.environment import install_dataset_tasks
     from instructrec_jax.tasks.naming import dataset_short_name
-    from instructrec_jax.tasks.registry import register_dataset_tasks
-    from instructrec_jax.tasks.vocab import get_vocabulary, model_vocab_size
+    from instructrec_jax.tasks.vocab import model_vocab_size
     from instructrec_jax.training import TrainConfig, train
 
     work_dir = Path(config.work_dir).resolve()
@@ -157,18 +156,12 @@ def run_demo(config: DemoConfig) -> Path | None:
     _done(started)
 
     started = _stage("3/5 vocabulary and SeqIO tasks")
-    vocab_path = install_dataset_vocabulary(
+    vocab_path, vocabulary, names = install_dataset_tasks(
         config.dataset,
         str(instructions_dir),
         vocab_size=config.vocab_size,
         cache_dir=str(work_dir / "vocab_cache"),
         seed=config.seed,
-    )
-    vocabulary = get_vocabulary(vocab_path)
-    names = register_dataset_tasks(
-        config.dataset,
-        str(instructions_dir),
-        vocabulary,
         shuffle_buffer_size=config.shuffle_buffer_size,
     )
     mixture = config.mixture.format(dataset=dataset_short_name(config.dataset))

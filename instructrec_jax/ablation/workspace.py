@@ -38,9 +38,8 @@ def build_workspace(config: AblationConfig) -> Workspace:
 
     from instructrec_jax.data import PrepareConfig, prepare_dataset
     from instructrec_jax.instructions.generate import GenerateConfig, generate
-    from instructrec_jax.tasks.environment import install_dataset_vocabulary
-    from instructrec_jax.tasks.registry import register_dataset_tasks
-    from instructrec_jax.tasks.vocab import get_vocabulary, model_vocab_size
+    from instructrec_jax.tasks.environment import install_dataset_tasks
+    from instructrec_jax.tasks.vocab import model_vocab_size
 
     root = Path(config.work_dir).resolve() / "workspace"
     dataset = prepare_dataset(
@@ -54,18 +53,12 @@ def build_workspace(config: AblationConfig) -> Workspace:
     generate(
         dataset, instructions_dir, GenerateConfig(seed=config.data_seed, workers=config.workers)
     )
-    vocab_path = install_dataset_vocabulary(
+    vocab_path, vocabulary, names = install_dataset_tasks(
         config.dataset,
         str(instructions_dir),
         vocab_size=config.vocab_size,
         cache_dir=str(root / "vocab_cache"),
         seed=config.data_seed,
-    )
-    vocabulary = get_vocabulary(vocab_path)
-    names = register_dataset_tasks(
-        config.dataset,
-        str(instructions_dir),
-        vocabulary,
         shuffle_buffer_size=config.shuffle_buffer_size,
     )
     sizes = {

@@ -19,6 +19,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from instructrec_jax.tasks import manifest as manifest_lib
 from instructrec_jax.tasks import naming
@@ -170,6 +171,32 @@ class _LazyCorpus:
 
     def __iter__(self) -> Iterator[str]:
         return iter(corpus_sentences(self._manifest))
+
+
+def install_dataset_tasks(
+    dataset: str,
+    instructions_dir: str,
+    vocab_size: int,
+    cache_dir: str,
+    seed: int,
+    shuffle_buffer_size: int,
+) -> tuple[str, Any, list[str]]:
+    """Install the dataset's trained vocabulary (:func:`install_dataset_vocabulary`) and
+    register its SeqIO tasks and mixtures on it: what the demo and the ablation job share.
+
+    Returns:
+      (the vocabulary's path, the ``seqio`` vocabulary, the registered names).
+    """
+    from instructrec_jax.tasks.registry import register_dataset_tasks
+
+    vocab_path = install_dataset_vocabulary(
+        dataset, instructions_dir, vocab_size=vocab_size, cache_dir=cache_dir, seed=seed
+    )
+    vocabulary = vocab_lib.get_vocabulary(vocab_path)
+    names = register_dataset_tasks(
+        dataset, instructions_dir, vocabulary, shuffle_buffer_size=shuffle_buffer_size
+    )
+    return vocab_path, vocabulary, names
 
 
 def register_from_environment(
