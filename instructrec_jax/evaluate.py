@@ -6,7 +6,10 @@
         --gin.VOCABULARY="'/path/sentencepiece.model'" --gin.EVAL_OUTPUT_DIR="'/tmp/eval'"
 
 The model config comes from a gin model file, or from an HF ``config.json``
-(``--gin.evaluate.hf_config="'/path/config.json'"``, or the checkpoint folder's own).
+(``--gin.evaluate.hf_config="'/path/config.json'"``), or from the checkpoint itself (an HF
+folder's ``config.json``, the ``config.gin`` T5X and the trainer write beside
+``checkpoint_<step>``). The compute dtype is the model config's unless
+``--gin.evaluate.dtype="'float32'"`` says otherwise (the score CLI's rule).
 Writes ``metrics.json``, ``results.md``, ``chart.png`` and resumable ``shards/`` to
 ``EVAL_OUTPUT_DIR``; compiled programs are kept on disk for the next job
 (``--compilation_cache_dir``, :mod:`instructrec_jax.compilation_cache`). A thin wrapper
@@ -68,7 +71,7 @@ def evaluate_checkpoint(
     output_dir: str,
     model_config: T5Config | None = None,
     hf_config: str | None = None,
-    dtype: str | None = "float32",
+    dtype: str | None = None,
     baselines: Sequence[str] = ("random", "popularity", "sasrec"),
     hard_negative_retriever: str | None = "sasrec",
     evaluation: EvaluationConfig | None = None,
@@ -93,7 +96,8 @@ def evaluate_checkpoint(
       output_dir: where reports and resumable shards go.
       model_config: a ``T5Config`` (the gin-bound one, set by ``main``).
       hf_config: HF ``config.json`` to take the model config from instead.
-      dtype: activation dtype override (``float32`` scores exactly on CPU).
+      dtype: compute dtype; None (default) keeps the model config's, as the score CLI
+        does (``float32`` scores exactly on CPU).
       baselines: registry names of the baselines to rank beside InstructRec
         (``random``, ``popularity``, ``sasrec``, ``bert4rec``, ``gru4rec``, ``bpr``,
         ``tem``, ``dssm``; TEM and DSSM read text through ``vocabulary``).
