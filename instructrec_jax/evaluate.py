@@ -36,10 +36,8 @@ from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult
 from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
     add_gin_flags,
-    check_macros_used,
-    parse_gin_config,
+    parse_gin_files,
     parse_with_gin_flags,
-    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -327,11 +325,8 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
     """Parse files then bindings; every required macro must end up with a value."""
     import instructrec_jax.models.gin_configurables  # noqa: F401  (registers T5Config)
 
-    gin.clear_config()
     folders = [*search_folders(search_paths), str(REPO_GIN_DIR.parent)]
-    resolved = resolve_gin_files(files, folders)
-    parse_gin_config(resolved, bindings)
-    check_macros_used(bindings, resolved, folders, read_by_code=REQUIRED_MACROS)
+    parse_gin_files(files, bindings, folders, read_by_code=REQUIRED_MACROS)
     for name in REQUIRED_MACROS:
         try:
             value = gin.query_parameter(f"%{name}")
@@ -343,13 +338,9 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
 
 def gin_model_config() -> T5Config | None:
     """The gin-bound ``T5Config`` if a model gin file was given, else None."""
-    from instructrec_jax.models.gin_configurables import configured_t5_config
+    from instructrec_jax.models.gin_configurables import configured_t5_config, t5_config_is_bound
 
-    try:
-        gin.query_parameter("T5Config.d_model")
-    except ValueError:
-        return None
-    return configured_t5_config()
+    return configured_t5_config() if t5_config_is_bound() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -46,10 +46,8 @@ from instructrec_jax.checkpoints.loader import checkpoint_model_config, missing_
 from instructrec_jax.cli_errors import UsageError, run_main
 from instructrec_jax.gin_cli import (
     add_gin_flags,
-    check_macros_used,
-    parse_gin_config,
+    parse_gin_files,
     parse_with_gin_flags,
-    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -257,20 +255,17 @@ def model_config_for(
         raise UsageError(missing_config_message(checkpoint))
     if brought is not None:
         names = [binding.split("=", 1)[0].strip() for binding in gin_bindings]
-        ignored = [name for name in names if not name.startswith("T5Config.")]
+        ignored = [
+            name for name in names if not name.startswith("T5Config.") or name == "T5Config.preset"
+        ]
         if ignored:
             raise UsageError(
                 f"{checkpoint} brings its model config: only T5Config.<field> bindings apply "
                 f"on top of it, not {ignored}"
             )
-    import gin
     from instructrec_jax.models.gin_configurables import bound_t5_fields, configured_t5_config
 
-    gin.clear_config()
-    folders = [*search_folders(search_paths), str(REPO_ROOT)]
-    resolved = resolve_gin_files(gin_files, folders)
-    check_macros_used(gin_bindings, resolved, folders)
-    parse_gin_config(resolved, gin_bindings)
+    parse_gin_files(gin_files, gin_bindings, [*search_folders(search_paths), str(REPO_ROOT)])
     if brought is not None:
         return brought.replace(**bound_t5_fields())
     return configured_t5_config()

@@ -29,6 +29,18 @@ CPU_REWRITES = ("auto", "plain", "cpu")
 
 DEFAULT_VOCAB_SIZE = 32128
 
+# The integer fields that fix the parameters' shapes (each a positive int).
+PARAMETER_SHAPE_FIELDS = (
+    "vocab_size",
+    "d_model",
+    "num_heads",
+    "head_dim",
+    "d_ff",
+    "num_encoder_layers",
+    "num_decoder_layers",
+    "relative_attention_num_buckets",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class T5Config:
@@ -69,18 +81,7 @@ class T5Config:
     cpu_rewrites: str = "auto"
 
     def __post_init__(self) -> None:
-        positive = (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "head_dim",
-            "d_ff",
-            "num_encoder_layers",
-            "num_decoder_layers",
-            "relative_attention_num_buckets",
-            "relative_attention_max_distance",
-        )
-        for name in positive:
+        for name in (*PARAMETER_SHAPE_FIELDS, "relative_attention_max_distance"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"T5Config.{name} must be a positive int, got {value!r}")

@@ -13,13 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from instructrec_jax.training import NonFiniteError, train, trainer
+from instructrec_jax.training import NonFiniteError, program, train
 from instructrec_jax.training.metrics_writer import MetricsWriter, read_metrics
 from instructrec_jax.training.preflight import SetupError
 from tests.training.test_metrics_writer import tensorboard_steps
 
 
-def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_config):
+def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_config, tiny_model):
     calls = []
 
     def eval_fn(params, step):
@@ -30,7 +30,7 @@ def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_con
         num_partitions=2,  # mesh 4 x 2: model-parallel kernels, data-parallel batch
         num_microbatches=2,
         pack=True,
-        dropout_rate=0.1,
+        model=tiny_model.replace(dropout_rate=0.1),
         log_period=5,
         checkpoint_period=5,
         keep_checkpoints=2,
@@ -102,7 +102,7 @@ def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_con
 
 def test_a_non_finite_step_is_never_evaluated(make_config, monkeypatch):
     """Step 2 reports NaN: evaluation (due every step) must not see its params."""
-    jit_train_step = trainer.jit_train_step
+    jit_train_step = program.jit_train_step
 
     def poisoned(*args, **kwargs):
         step_fn = jit_train_step(*args, **kwargs)
@@ -115,7 +115,7 @@ def test_a_non_finite_step_is_never_evaluated(make_config, monkeypatch):
 
         return run
 
-    monkeypatch.setattr(trainer, "jit_train_step", poisoned)
+    monkeypatch.setattr(program, "jit_train_step", poisoned)
     evaluated = []
     config = make_config(
         train_steps=3, log_period=0, checkpoint_period=0, eval_period=1, validation_steps=0
