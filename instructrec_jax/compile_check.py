@@ -204,7 +204,7 @@ def _model_flops(config: Any) -> float:
 
     lengths = config.task_feature_lengths
     return train_step_flops(
-        config.model_config, config.batch_size, int(lengths["inputs"]), int(lengths["targets"])
+        config.model, config.batch_size, int(lengths["inputs"]), int(lengths["targets"])
     )
 
 
@@ -240,7 +240,7 @@ def run(flags: argparse.Namespace, check: Check) -> dict[str, Any]:
         "mesh": dict(check.mesh.shape),
         "mode": flags.mode,
         "program": program.name,
-        "parameters": config.model_config.num_params(),
+        "parameters": config.model.num_params(),
         "global_batch_size": config.batch_size,
         "shape": program.shape,
         "device_memory_bytes": check.device_memory_bytes,

@@ -31,10 +31,8 @@ from instructrec_jax import compilation_cache
 from instructrec_jax.cli_errors import run_main
 from instructrec_jax.gin_cli import (
     add_gin_flags,
-    check_macros_used,
-    parse_gin_config,
+    parse_gin_files,
     parse_with_gin_flags,
-    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -266,9 +264,7 @@ def _demo_main(argv: list[str]) -> int:
 
     import_tensorflow()  # first, so TF's import is quiet and never sees an accelerator
     flags = parse_flags(argv)
-    resolved = resolve_gin_files(flags.gin_files, flags.search_folders)
-    parse_gin_config(resolved, flags.bindings)
-    check_macros_used(flags.bindings, resolved, flags.search_folders)
+    parse_gin_files(flags.gin_files, flags.bindings, flags.search_folders)
     print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
     from instructrec_jax.training import PREEMPTED_EXIT_CODE, PreemptedError
 

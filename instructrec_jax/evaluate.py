@@ -6,7 +6,10 @@
         --gin.VOCABULARY="'/path/sentencepiece.model'" --gin.EVAL_OUTPUT_DIR="'/tmp/eval'"
 
 The model config comes from a gin model file, or from an HF ``config.json``
-(``--gin.evaluate.hf_config="'/path/config.json'"``, or the checkpoint folder's own).
+(``--gin.evaluate.hf_config="'/path/config.json'"``), or from the checkpoint itself (an HF
+folder's ``config.json``, the ``config.gin`` T5X and the trainer write beside
+``checkpoint_<step>``). The compute dtype is the model config's unless
+``--gin.evaluate.dtype="'float32'"`` says otherwise (the score CLI's rule).
 Writes ``metrics.json``, ``results.md``, ``chart.png`` and resumable ``shards/`` to
 ``EVAL_OUTPUT_DIR``; compiled programs are kept on disk for the next job
 (``--compilation_cache_dir``, :mod:`instructrec_jax.compilation_cache`). A thin wrapper
@@ -33,10 +36,8 @@ from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult
 from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
     add_gin_flags,
-    check_macros_used,
-    parse_gin_config,
+    parse_gin_files,
     parse_with_gin_flags,
-    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -68,7 +69,7 @@ def evaluate_checkpoint(
     output_dir: str,
     model_config: T5Config | None = None,
     hf_config: str | None = None,
-    dtype: str | None = "float32",
+    dtype: str | None = None,
     baselines: Sequence[str] = ("random", "popularity", "sasrec"),
     hard_negative_retriever: str | None = "sasrec",
     evaluation: EvaluationConfig | None = None,
@@ -93,7 +94,8 @@ def evaluate_checkpoint(
       output_dir: where reports and resumable shards go.
       model_config: a ``T5Config`` (the gin-bound one, set by ``main``).
       hf_config: HF ``config.json`` to take the model config from instead.
-      dtype: activation dtype override (``float32`` scores exactly on CPU).
+      dtype: compute dtype; None (default) keeps the model config's, as the score CLI
+        does (``float32`` scores exactly on CPU).
       baselines: registry names of the baselines to rank beside InstructRec
         (``random``, ``popularity``, ``sasrec``, ``bert4rec``, ``gru4rec``, ``bpr``,
         ``tem``, ``dssm``; TEM and DSSM read text through ``vocabulary``).
@@ -323,11 +325,8 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
     """Parse files then bindings; every required macro must end up with a value."""
     import instructrec_jax.models.gin_configurables  # noqa: F401  (registers T5Config)
 
-    gin.clear_config()
     folders = [*search_folders(search_paths), str(REPO_GIN_DIR.parent)]
-    resolved = resolve_gin_files(files, folders)
-    parse_gin_config(resolved, bindings)
-    check_macros_used(bindings, resolved, folders, read_by_code=REQUIRED_MACROS)
+    parse_gin_files(files, bindings, folders, read_by_code=REQUIRED_MACROS)
     for name in REQUIRED_MACROS:
         try:
             value = gin.query_parameter(f"%{name}")
@@ -339,13 +338,9 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str], search_paths: Seque
 
 def gin_model_config() -> T5Config | None:
     """The gin-bound ``T5Config`` if a model gin file was given, else None."""
-    from instructrec_jax.models.gin_configurables import configured_t5_config
+    from instructrec_jax.models.gin_configurables import configured_t5_config, t5_config_is_bound
 
-    try:
-        gin.query_parameter("T5Config.d_model")
-    except ValueError:
-        return None
-    return configured_t5_config()
+    return configured_t5_config() if t5_config_is_bound() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

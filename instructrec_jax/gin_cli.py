@@ -75,9 +75,8 @@ def binding_syntax_error(binding: str) -> str | None:
 
     Only the syntax is checked: configurables and macros need not be registered yet.
     """
-    delegate = gin.config.ParserDelegate(skip_unknown=True)
     try:
-        list(config_parser.ConfigParser(binding, delegate))
+        list(config_parser.ConfigParser(binding, _MacroRecorder()))
     except SyntaxError as error:
         return str(error.msg).splitlines()[0]
     return None
@@ -189,11 +188,27 @@ def check_macros_used(
             )
 
 
-def _registered_names() -> list[str]:
+def _bound_configurables(texts: Iterable[str]) -> list[str]:
+    """Configurables (full selector and last part) that ``texts`` and the repository's gin
+    files bind and gin knows (``gin.get_configurable``): the names an unknown one is
+    compared with. Gin's public API has no listing of its registry."""
+    selectors: set[str] = set()
+    repo_texts = (path.read_text(encoding="utf-8") for path in REPO_GIN_DIR.rglob("*.gin"))
+    for text in (*texts, *repo_texts):
+        try:
+            statements = list(config_parser.ConfigParser(text, _MacroRecorder()))
+        except SyntaxError:
+            continue
+        for statement in statements:
+            if isinstance(statement, config_parser.BindingStatement) and statement.arg_name:
+                selectors.add(statement.selector)
     names: set[str] = set()
-    for selector, _ in gin.config._REGISTRY.items():
-        names.add(selector)
-        names.add(selector.rsplit(".", 1)[-1])
+    for selector in selectors:
+        try:
+            gin.get_configurable(selector)
+        except ValueError:
+            continue
+        names.update((selector, selector.rsplit(".", 1)[-1]))
     return sorted(names)
 
 
@@ -202,15 +217,16 @@ def _suggest(name: str, candidates: Sequence[str]) -> str:
     return f"; did you mean {', '.join(close)}?" if close else ""
 
 
-def explain_gin_error(error: Exception) -> str:
-    """One line for a gin parse error, with close matches for unknown names."""
+def explain_gin_error(error: Exception, texts: Iterable[str] = ()) -> str:
+    """One line for a gin parse error, with close matches for unknown names (configurables
+    among those ``texts``, the gin files and bindings parsed, and the repository bind)."""
     first_line = str(error).strip().splitlines()[0]
     location = re.search(r"In (file \"[^\"]+\", line \d+|bindings string line \d+)", str(error))
     where = f" ({location.group(1)})" if location else ""
     unknown = re.search(r"No configurable matching '([^']+)'", first_line)
     if unknown:
         return f"unknown gin configurable {unknown.group(1)!r}{where}" + _suggest(
-            unknown.group(1), _registered_names()
+            unknown.group(1), _bound_configurables(texts)
         )
     parameter = re.search(
         r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'", first_line
@@ -224,13 +240,13 @@ def explain_gin_error(error: Exception) -> str:
 
 
 def _parameter_names(configurable: str) -> list[str]:
-    match = gin.config._REGISTRY.get_match(configurable)
-    if match is None:
-        return []
     try:
-        return list(inspect.signature(match.wrapped).parameters)
+        target = gin.get_configurable(configurable)
+        function = target.__init__ if inspect.isclass(target) else target
+        names = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return []
+    return [name for name in names if name != "self"]
 
 
 def parse_gin_config(
@@ -243,4 +259,25 @@ def parse_gin_config(
             list(resolved_files), list(bindings), finalize_config=False, skip_unknown=skip_unknown
         )
     except (ValueError, SyntaxError, OSError) as error:
-        raise GinConfigError(explain_gin_error(error)) from error
+        texts = [Path(path).read_text(encoding="utf-8") for path in resolved_files]
+        raise GinConfigError(explain_gin_error(error, [*texts, *bindings])) from error
+
+
+def parse_gin_files(
+    gin_files: Sequence[str],
+    bindings: Sequence[str],
+    folders: Sequence[str],
+    read_by_code: Iterable[str] = (),
+) -> list[str]:
+    """Replace gin's configuration by ``gin_files`` then ``bindings``; returns the files
+    resolved in ``folders``.
+
+    Command-line macro bindings nothing reads are refused first
+    (:func:`check_macros_used`), then every parse problem is a one-line
+    :class:`GinConfigError` (:func:`parse_gin_config`).
+    """
+    gin.clear_config()
+    resolved = resolve_gin_files(gin_files, folders)
+    check_macros_used(bindings, resolved, folders, read_by_code=read_by_code)
+    parse_gin_config(resolved, bindings)
+    return resolved

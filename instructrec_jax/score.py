@@ -9,9 +9,17 @@ Each input line is a JSON object with either token ids (``encoder_input_tokens``
 ``decoder_target_tokens``: lists without padding, EOS included) or text (``inputs``,
 ``targets``; tokenized with ``--vocab`` SentencePiece, EOS=1 appended). Each output line
 repeats the input object and adds ``score``: the sum of target-token log-probabilities
-(natural log), EOS included, padding excluded. HF checkpoints bring their config.json
-(``--gin.T5Config.<field>=...`` bindings apply on top); T5X and trainer checkpoints take the
-model from gin (``--gin_file``, ``--gin_search_paths``, ``--gin.`` bindings).
+(natural log), EOS included, padding excluded.
+
+The model config: a ``--gin_file`` model if given; else the one the checkpoint brings, an HF
+folder's ``config.json`` or the ``config.gin`` T5X (and ``python -m instructrec_jax.train``)
+writes beside ``checkpoint_<step>`` (``--gin.T5Config.<field>=...`` bindings apply on top);
+a checkpoint without either needs ``--gin_file`` or ``--gin.T5Config.*`` bindings.
+
+Compute dtype: the one the model config names (config.json's ``torch_dtype``, config.gin's
+``dtype``, the gin model's ``T5Config.dtype``) unless ``--dtype`` says otherwise. The
+evaluate entry point (``evaluate.dtype``) and :func:`instructrec_jax.evaluation.job.
+resolve_model_config` follow the same rule.
 """
 
 from __future__ import annotations
@@ -33,15 +41,13 @@ import numpy as np
 
 from instructrec_jax import compilation_cache
 from instructrec_jax.atomic_files import check_writable, open_atomic
-from instructrec_jax.checkpoints import CheckpointFormat, load_params, resolve_checkpoint
-from instructrec_jax.checkpoints.hf import config_from_hf
+from instructrec_jax.checkpoints import load_params
+from instructrec_jax.checkpoints.loader import checkpoint_model_config, missing_config_message
 from instructrec_jax.cli_errors import UsageError, run_main
 from instructrec_jax.gin_cli import (
     add_gin_flags,
-    check_macros_used,
-    parse_gin_config,
+    parse_gin_files,
     parse_with_gin_flags,
-    resolve_gin_files,
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
@@ -235,37 +241,33 @@ def model_config_for(
 ) -> T5Config:
     """The model config of ``checkpoint``.
 
-    HF checkpoints use their config.json, with ``T5Config.<field>`` bindings applied on top
-    (any other binding is an error: nothing would read it); given gin files, the gin model
-    wins. T5X and trainer checkpoints need gin files or bindings that bind ``T5Config``.
-    Gin files are found as paths, in ``search_paths``, the cwd or the repository
-    (:func:`instructrec_jax.gin_cli.search_folders`). Replaces any gin config parsed before.
+    Given gin files, the gin model wins. Otherwise the config the checkpoint brings (an HF
+    folder's config.json; the ``config.gin`` T5X or the trainer wrote in ``checkpoint_<step>``
+    or its model directory; :func:`~instructrec_jax.checkpoints.loader.checkpoint_model_config`),
+    with ``T5Config.<field>`` bindings applied on top (any other binding is an error:
+    nothing would read it). A checkpoint that brings none needs gin files or bindings that
+    bind ``T5Config``. Gin files are found as paths, in ``search_paths``, the cwd or the
+    repository (:func:`instructrec_jax.gin_cli.search_folders`). Replaces any gin config
+    parsed before.
     """
-    checkpoint_format, directory = resolve_checkpoint(checkpoint)
-    is_hf = checkpoint_format is CheckpointFormat.HF
-    if not is_hf and not gin_files and not gin_bindings:
-        raise UsageError(
-            f"{checkpoint} is a {checkpoint_format.value} checkpoint without a model config: "
-            "pass --gin_file=gin/models/flan_t5_<size>.gin (or --gin.T5Config.* bindings)"
-        )
-    if is_hf and not gin_files:
+    brought = None if gin_files else checkpoint_model_config(checkpoint)
+    if brought is None and not gin_files and not gin_bindings:
+        raise UsageError(missing_config_message(checkpoint))
+    if brought is not None:
         names = [binding.split("=", 1)[0].strip() for binding in gin_bindings]
-        ignored = [name for name in names if not name.startswith("T5Config.")]
+        ignored = [
+            name for name in names if not name.startswith("T5Config.") or name == "T5Config.preset"
+        ]
         if ignored:
             raise UsageError(
-                f"{checkpoint} is an HF checkpoint: its model comes from config.json, and only "
-                f"T5Config.<field> bindings apply on top of it, not {ignored}"
+                f"{checkpoint} brings its model config: only T5Config.<field> bindings apply "
+                f"on top of it, not {ignored}"
             )
-    import gin
     from instructrec_jax.models.gin_configurables import bound_t5_fields, configured_t5_config
 
-    gin.clear_config()
-    folders = [*search_folders(search_paths), str(REPO_ROOT)]
-    resolved = resolve_gin_files(gin_files, folders)
-    check_macros_used(gin_bindings, resolved, folders)
-    parse_gin_config(resolved, gin_bindings)
-    if is_hf and not gin_files:
-        return config_from_hf(directory).replace(**bound_t5_fields())
+    parse_gin_files(gin_files, gin_bindings, [*search_folders(search_paths), str(REPO_ROOT)])
+    if brought is not None:
+        return brought.replace(**bound_t5_fields())
     return configured_t5_config()
 
 
@@ -308,7 +310,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--output", required=True)
     parser.add_argument("--vocab", default=None, help="SentencePiece model for text lines")
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--dtype", default=None, help="activation dtype override, e.g. float32")
+    parser.add_argument(
+        "--dtype", default=None, help="compute dtype, e.g. float32 (default: the model config's)"
+    )
     parser.add_argument(
         "--num_partitions", type=int, default=None, help="model-parallel size (default: 1 device)"
     )

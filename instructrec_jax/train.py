@@ -16,7 +16,6 @@ status 143; rerunning the same command resumes there. Everything here is a thin 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -49,13 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train_main(argv: list[str]) -> int:
     from instructrec_jax.tf_setup import import_tensorflow
-    from instructrec_jax.training import gin_setup, preflight
+    from instructrec_jax.training import gin_setup
 
     import_tensorflow()  # before any task module: TF must never claim GPU memory or TPUs
     flags, bindings = parse_args(argv)
     import jax
 
-    try:  # every setup failure, an unwritable MODEL_DIR included: one line, exit status 2
+    try:  # gin and distributed setup failures: one line, exit status 2
         gin_setup.parse(
             flags.gin_file,
             bindings,
@@ -65,21 +64,16 @@ def _train_main(argv: list[str]) -> int:
         initialize(
             DistributedConfig(flags.coordinator_address, flags.num_processes, flags.process_id)
         )
-        preflight.check_before_compile(config)
-        cache_dir = compilation_cache.enable(flags.compilation_cache_dir)
-        if jax.process_index() == 0:
-            print(compilation_cache.describe(cache_dir))
-            preflight.prepare_model_dir(config.model_dir)
-            tf = import_tensorflow()
-            with tf.io.gfile.GFile(os.path.join(config.model_dir, "config.gin"), "w") as stream:
-                stream.write(gin_setup.config_text())
-    except ValueError as error:  # GinConfigError, SetupError, TrainConfig's own checks
+    except ValueError as error:  # GinConfigError, TrainConfig's own checks
         raise UsageError(str(error)) from error
+    cache_dir = compilation_cache.enable(flags.compilation_cache_dir)
+    if jax.process_index() == 0:
+        print(compilation_cache.describe(cache_dir))
 
     from instructrec_jax.training import PREEMPTED_EXIT_CODE, PreemptedError, train
 
-    try:
-        result = train(config)
+    try:  # train() runs the preflight checks (SetupError: a UsageError, exit status 2)
+        result = train(config, run_files={"config.gin": gin_setup.config_text()})
     except PreemptedError as preempted:
         print(str(preempted), file=sys.stderr)
         return PREEMPTED_EXIT_CODE

@@ -1,10 +1,10 @@
 """SeqIO tasks and mixtures of MovieLens-100K (``MIXTURE_OR_TASK_MODULE`` for gin).
 
 Importing this module registers, from the generated instructions of ``ml-100k``:
-``instructrec_ml100k_<family>_<type>`` tasks, their ``_rank`` evaluation twins and the
-mixtures ``instructrec_ml100k_all``, ``_seqrec``/``_search``/``_psearch``,
-``_all_but_<type>`` for every instruction type, ``_all_but_seqrec``/``_search``/``_psearch``
-(leave one family out) and ``_ladder_<n>`` (see ``instructrec_jax.tasks.registry``).
+``instructrec_ml100k_<family>_<type>`` tasks and the mixtures ``instructrec_ml100k_all``,
+``_seqrec``/``_search``/``_psearch``, ``_all_but_<type>`` for every instruction type,
+``_all_but_seqrec``/``_search``/``_psearch`` (leave one family out) and ``_ladder_<n>``
+(see ``instructrec_jax.tasks.registry``).
 
 Where it looks (``instructrec_jax.tasks.environment``):
 - instructions: ``$INSTRUCTREC_INSTRUCTIONS_DIR``, else

@@ -95,7 +95,7 @@ def score_program(config: TrainConfig, mesh: Mesh, batch_size: int, num_candidat
     ``batch_size`` instructions of ``inputs`` tokens, each with ``num_candidates``
     candidates of ``targets`` tokens, parameters sharded by the run's rules."""
     rules = standard_logical_axis_rules(config.fsdp)
-    model_config = config.model_config
+    model_config = config.model
     boxed = abstract_params(model_config)
     shardings = Partitioner(mesh, rules).param_shardings(boxed)
     params = jax.tree.map(

@@ -23,7 +23,14 @@ import re
 from pathlib import Path
 
 from instructrec_jax.checkpoints import files
-from instructrec_jax.checkpoints.hf import CONFIG_FILE, INDEX_FILE, SINGLE_FILE, load_hf_params
+from instructrec_jax.checkpoints.gin_config import CONFIG_GIN, config_from_gin_file, find_config_gin
+from instructrec_jax.checkpoints.hf import (
+    CONFIG_FILE,
+    INDEX_FILE,
+    SINGLE_FILE,
+    config_from_hf,
+    load_hf_params,
+)
 from instructrec_jax.checkpoints.layer_stacking import is_stacked, to_layout
 from instructrec_jax.checkpoints.t5x import (
     LEGACY_FILE,
@@ -122,12 +129,45 @@ def resolve_checkpoint(path: str) -> tuple[CheckpointFormat, str]:
     )
 
 
+def step_directory(path: str | Path) -> tuple[CheckpointFormat, str]:
+    """(format, the concrete checkpoint directory ``path`` names now): a MODEL_DIR resolves
+    to its highest ``checkpoint_<step>``; Orbax formats name the step, not its item."""
+    checkpoint_format, directory = resolve_checkpoint(str(path))
+    if checkpoint_format in (CheckpointFormat.T5X_ORBAX, CheckpointFormat.TRAINER):
+        directory = directory.removesuffix(f"/{ORBAX_ITEM}")
+    return checkpoint_format, directory
+
+
+def checkpoint_model_config(path: str | Path) -> T5Config | None:
+    """The model config a checkpoint brings, or None when it brings none.
+
+    An HF folder brings its ``config.json`` (compute dtype included); a T5X or trainer
+    ``checkpoint_<step>`` the ``config.gin`` in it or in its model directory (T5X writes
+    its configuration there, and so does ``python -m instructrec_jax.train``).
+    """
+    checkpoint_format, directory = step_directory(path)
+    if checkpoint_format is CheckpointFormat.HF:
+        return config_from_hf(directory)
+    found = find_config_gin(directory)
+    return None if found is None else config_from_gin_file(found)
+
+
+def missing_config_message(path: str | Path) -> str:
+    """One line for a checkpoint that brings no model config: what to pass instead."""
+    checkpoint_format, directory = step_directory(path)
+    return (
+        f"{path} is a {checkpoint_format.value} checkpoint without a model config (no "
+        f"{CONFIG_GIN} in {directory} or the folder above it): pass "
+        "--gin_file=gin/models/flan_t5_<size>.gin (or --gin.T5Config.* bindings)"
+    )
+
+
 def load_params(path: str | Path, config: T5Config | None = None) -> Params:
     """Parameters (nested dict of host numpy arrays in ``config.param_dtype``, T5X names) in
     the layer layout of ``config`` (converted when the checkpoint has the other one).
 
-    ``config`` is required except for HF folders, whose ``config.json`` is used when it
-    is None. Optimizer state is never loaded. Mismatches raise
+    ``config`` defaults to the one the checkpoint brings (:func:`checkpoint_model_config`).
+    Optimizer state is never loaded. Mismatches raise
     :class:`~instructrec_jax.checkpoints.tree.CheckpointMismatchError` listing every key.
     """
     checkpoint_format, directory = resolve_checkpoint(str(path))
@@ -136,10 +176,9 @@ def load_params(path: str | Path, config: T5Config | None = None) -> Params:
             return load_hf_params(directory)
         return to_layout(load_hf_params(directory, config.replace(scan_layers=False)), config)
     if config is None:
-        raise ValueError(
-            f"{path} is a {checkpoint_format.value} checkpoint, which carries no model config: "
-            "pass one (e.g. --gin_file=gin/models/flan_t5_small.gin)"
-        )
+        config = checkpoint_model_config(path)
+    if config is None:
+        raise ValueError(missing_config_message(path))
     if checkpoint_format is CheckpointFormat.T5X_LEGACY:
         source = config.replace(scan_layers=False)
         return to_layout(load_t5x_legacy_params(directory, source), config)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from instructrec_jax.cli_errors import UsageError
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.types import Item
 from instructrec_jax.evaluation.instructrec_scorer import (
@@ -44,20 +45,22 @@ def resolve_model_config(
     dtype: str | None = None,
 ) -> T5Config:
     """The model config: an HF ``config.json`` if given, else the gin-bound one, else the
-    checkpoint folder's own ``config.json``. ``dtype`` overrides the activation dtype."""
+    one the checkpoint brings (an HF folder's ``config.json``, or the ``config.gin`` T5X
+    and the trainer write beside ``checkpoint_<step>``). ``dtype`` overrides the activation
+    dtype; None keeps the config's (as the score CLI does). A checkpoint that brings no
+    config and was given none is a :class:`~instructrec_jax.cli_errors.UsageError`."""
     from instructrec_jax.checkpoints.hf import config_from_hf
+    from instructrec_jax.checkpoints.loader import checkpoint_model_config, missing_config_message
 
     if hf_config is not None:
         config = config_from_hf(hf_config)
     elif gin_config is not None:
         config = gin_config
-    elif (Path(checkpoint_path) / "config.json").is_file():
-        config = config_from_hf(Path(checkpoint_path) / "config.json")
     else:
-        raise ValueError(
-            f"no model config for {checkpoint_path}: pass an HF config.json or a gin model "
-            "file (gin/models/flan_t5_*.gin)"
-        )
+        found = checkpoint_model_config(checkpoint_path)
+        if found is None:
+            raise UsageError(missing_config_message(checkpoint_path))
+        config = found
     return config.replace(dtype=dtype) if dtype else config
 
 
@@ -68,13 +71,9 @@ def resolve_checkpoint_dir(checkpoint_path: str | Path) -> str:
     itself. Resolve once and use the result for loading and for cache keys alike, so a
     newer step written meanwhile cannot be mistaken for the one that was scored.
     """
-    from instructrec_jax.checkpoints import CheckpointFormat, resolve_checkpoint
-    from instructrec_jax.checkpoints.t5x import ORBAX_ITEM
+    from instructrec_jax.checkpoints.loader import step_directory
 
-    checkpoint_format, directory = resolve_checkpoint(str(checkpoint_path))
-    if checkpoint_format in (CheckpointFormat.T5X_ORBAX, CheckpointFormat.TRAINER):
-        directory = directory.removesuffix(f"/{ORBAX_ITEM}")  # the Orbax item in the step
-    return directory
+    return step_directory(checkpoint_path)[1]
 
 
 def load_model_params(checkpoint_path: str | Path, config: T5Config) -> Any:

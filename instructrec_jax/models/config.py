@@ -29,6 +29,18 @@ CPU_REWRITES = ("auto", "plain", "cpu")
 
 DEFAULT_VOCAB_SIZE = 32128
 
+# The integer fields that fix the parameters' shapes (each a positive int).
+PARAMETER_SHAPE_FIELDS = (
+    "vocab_size",
+    "d_model",
+    "num_heads",
+    "head_dim",
+    "d_ff",
+    "num_encoder_layers",
+    "num_decoder_layers",
+    "relative_attention_num_buckets",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class T5Config:
@@ -69,18 +81,7 @@ class T5Config:
     cpu_rewrites: str = "auto"
 
     def __post_init__(self) -> None:
-        positive = (
-            "vocab_size",
-            "d_model",
-            "num_heads",
-            "head_dim",
-            "d_ff",
-            "num_encoder_layers",
-            "num_decoder_layers",
-            "relative_attention_num_buckets",
-            "relative_attention_max_distance",
-        )
-        for name in positive:
+        for name in (*PARAMETER_SHAPE_FIELDS, "relative_attention_max_distance"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"T5Config.{name} must be a positive int, got {value!r}")
@@ -124,6 +125,24 @@ class T5Config:
             raise ValueError(f"unknown T5 preset {name!r}; known: {sorted(PRESETS)}")
         return dataclasses.replace(PRESETS[name], **overrides)
 
+    @classmethod
+    def from_fields(cls, preset: str | None = None, **fields: Any) -> T5Config:
+        """``preset`` with ``fields`` replaced, or, without a preset, ``fields`` alone (then
+        every field without a default must be among them). What a gin file's ``T5Config``
+        bindings (``T5Config.preset`` and/or ``T5Config.<field>``) describe."""
+        unknown = sorted(set(fields) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"T5Config has no field {', '.join(unknown)}")
+        if preset is not None:
+            return cls.preset(preset, **fields)
+        missing = [name for name in REQUIRED_FIELDS if name not in fields]
+        if missing:
+            raise ValueError(
+                f"T5Config needs a preset ({', '.join(PRESETS)}) or every size field; "
+                f"missing {', '.join(missing)}"
+            )
+        return cls(**fields)
+
     def num_params(self) -> int:
         """Number of parameters, from ``jax.eval_shape`` of the initializer (no allocation)."""
         from instructrec_jax.models.t5 import abstract_params
@@ -131,6 +150,11 @@ class T5Config:
         leaves = jax.tree_util.tree_leaves(abstract_params(self))
         return int(sum(int(np.prod(leaf.shape)) for leaf in leaves))
 
+
+# The fields without a default: the sizes a config needs when it names no preset.
+REQUIRED_FIELDS = tuple(
+    field.name for field in dataclasses.fields(T5Config) if field.default is dataclasses.MISSING
+)
 
 # Large models save only weight-matmul outputs in the backward pass.
 _LARGE_REMAT = "dots_with_no_batch_dims_saveable"

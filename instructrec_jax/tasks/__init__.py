@@ -10,7 +10,7 @@ Modules (import the one you need; this package imports nothing heavy by itself):
   ``reset_registry(prefix)``.
 - ``environment``: where definition modules look (env vars, ``DIR/vocab/spm.model``),
   ``register_from_environment``, ``install_dataset_vocabulary``.
-- ``naming``, ``mixtures``, ``sources``, ``preprocessors``, ``rank_metrics``: the pieces.
+- ``naming``, ``mixtures``, ``sources``, ``preprocessors``: the pieces.
 - ``cli`` (``python -m instructrec_jax.tasks list|train_vocab``).
 
 Typical use::

@@ -5,8 +5,7 @@
 
 ``list`` registers the dataset's tasks and mixtures (locations as in
 ``instructrec_jax.tasks.environment``) and prints one line per name with its record counts
-per split, taken from the manifest (rank tasks: records, i.e. examples before the
-expansion into candidates; mixtures: member tasks and their training records).
+per split, taken from the manifest (mixtures: member tasks and their training records).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ class ProviderSummary:
     """One registered task or mixture and its example counts per split."""
 
     name: str
-    kind: str  # "task", "rank task" or "mixture"
+    kind: str  # "task" or "mixture"
     num_examples: dict[str, int]
     num_tasks: int = 1
 
@@ -55,8 +54,7 @@ def summarize(names: Sequence[str]) -> list[ProviderSummary]:
             )
         else:
             task = seqio.TaskRegistry.get(name)
-            kind = "rank task" if name.endswith("_rank") else "task"
-            summaries.append(ProviderSummary(name, kind, _task_counts(task)))
+            summaries.append(ProviderSummary(name, "task", _task_counts(task)))
     return summaries
 
 

@@ -1,7 +1,7 @@
 """Names of the registered SeqIO tasks and mixtures (docs/architecture.md, "Tasks: names").
 
 - task: ``instructrec_<dataset>_<family>_<instruction_type>``, e.g.
-  ``instructrec_ml100k_seqrec_p1_i0_t3``; its rank-classification twin ends in ``_rank``.
+  ``instructrec_ml100k_seqrec_p1_i0_t3``.
 - mixtures: ``instructrec_<dataset>_all``, ``instructrec_<dataset>_<family>``,
   ``instructrec_<dataset>_all_but_<instruction_type>``,
   ``instructrec_<dataset>_all_but_<family short name>`` (leave one family out),
@@ -21,7 +21,6 @@ FAMILY_SHORT_NAMES: dict[str, str] = {
     "product_search": "search",
     "personalized_search": "psearch",
 }
-RANK_SUFFIX = "_rank"
 
 
 def dataset_short_name(dataset: str) -> str:
@@ -50,11 +49,6 @@ def dataset_prefix(dataset: str) -> str:
 def task_name(dataset: str, family: str, instruction_type: str) -> str:
     """Training/eval task (inputs -> targets) of one instruction type."""
     return f"{dataset_prefix(dataset)}{family_short_name(family)}_{instruction_type}"
-
-
-def rank_task_name(dataset: str, family: str, instruction_type: str) -> str:
-    """Rank-classification evaluation task of one instruction type."""
-    return task_name(dataset, family, instruction_type) + RANK_SUFFIX
 
 
 def all_mixture_name(dataset: str) -> str:

@@ -5,10 +5,10 @@ Per manifest key ``family/instruction_type`` (with at least one record):
 - task ``instructrec_<dataset>_<family>_<type>``: records -> ``{inputs, targets}``,
   tokenized with the vocabulary, EOS appended after trimming; splits ``train``,
   ``validation``, ``test`` as far as the manifest has them.
-- task ``..._rank`` when the manifest has ``valid``/``test`` records of the key: one
-  example per candidate (``preprocessors.expand_candidates``), scored and evaluated by
-  ``rank_metrics.rank_classification_metrics`` (HR/NDCG/MRR of the task) and
-  ``rank_metrics.rank_metrics_by_template`` (the same per template id).
+
+Ranking is evaluated by :mod:`instructrec_jax.evaluation` (``python -m
+instructrec_jax.evaluate``), which builds each protocol's candidates from the processed
+dataset; no SeqIO task carries candidates or metric functions.
 
 Then the mixtures of ``mixtures.plan_mixtures`` over the tasks with training records
 (``all_but_<type>`` for every type by default, ``all_but_<family>``, the ladder).
@@ -29,14 +29,13 @@ from typing import Any
 import seqio
 
 from instructrec_jax.tasks import manifest as manifest_lib
-from instructrec_jax.tasks import mixtures, naming, preprocessors, rank_metrics
+from instructrec_jax.tasks import mixtures, naming, preprocessors
 from instructrec_jax.tasks.sources import InstructionRecordSource
 from instructrec_jax.tasks.vocab import get_vocabulary
 from instructrec_jax.tf_setup import import_tensorflow
 
 DEFAULT_HELD_OUT_TYPES: tuple[str, ...] = ("p1_i1_t3",)
 DEFAULT_SHUFFLE_BUFFER_SIZE = 10_000
-RANK_SPLITS: tuple[str, ...] = ("valid", "test")
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +109,8 @@ def _register_key(
     entries: Sequence[manifest_lib.ManifestEntry],
     features: dict[str, seqio.Feature],
     shuffle_buffer_size: int,
-) -> list[str]:
-    """Register the task (and rank task) of one key's non-empty entries; return the names."""
+) -> str:
+    """Register the task of one key's non-empty entries; return its name."""
     family, instruction_type = entries[0].family, entries[0].instruction_type
     name = naming.task_name(dataset, family, instruction_type)
     files, counts = _split_files(entries)
@@ -122,25 +121,7 @@ def _register_key(
         output_features=features,
         shuffle_buffer_size=shuffle_buffer_size,
     )
-    names = [name]
-    rank_entries = [entry for entry in entries if entry.split in RANK_SPLITS]
-    if rank_entries:
-        rank_files, rank_counts = _split_files(rank_entries)
-        rank_name = naming.rank_task_name(dataset, family, instruction_type)
-        seqio.TaskRegistry.add(
-            rank_name,
-            source=InstructionRecordSource(rank_files, rank_counts),
-            preprocessors=[preprocessors.expand_candidates, *_token_preprocessors()],
-            output_features=features,
-            postprocess_fn=preprocessors.rank_target_postprocessor,
-            metric_fns=[
-                rank_metrics.rank_classification_metrics,
-                rank_metrics.rank_metrics_by_template,
-            ],
-            shuffle_buffer_size=shuffle_buffer_size,
-        )
-        names.append(rank_name)
-    return names
+    return name
 
 
 def register_dataset_tasks(
@@ -204,7 +185,7 @@ def register_dataset_tasks(
     features = output_features(vocabulary)
     registered: list[str] = []
     for entries in entries_by_key.values():
-        registered.extend(_register_key(dataset, entries, features, shuffle_buffer_size))
+        registered.append(_register_key(dataset, entries, features, shuffle_buffer_size))
     for mixture_name, members in plans.items():
         seqio.MixtureRegistry.add(
             mixture_name,

@@ -1,10 +1,7 @@
 """A SeqIO data source over the TFRecord files of one manifest entry per split.
 
 Each record comes out as the ``records.feature_spec()`` features (candidate lists as dense
-string vectors) plus ``record_index``: an int64 that identifies the record within its
-split, ``file_index * 2**32 + position_in_file`` (file index in manifest order). It does
-not depend on sharding or shuffling, so rank-classification targets can be grouped back
-by it on any host.
+string vectors).
 
 Sharding: the source reports its files as shards; SeqIO's ``Task.get_dataset`` hands a
 ``seqio.ShardInfo`` to ``get_dataset`` when there are at least as many files as shards
@@ -23,8 +20,6 @@ from instructrec_jax.instructions import records
 from instructrec_jax.tf_setup import import_tensorflow
 
 tf = import_tensorflow()
-
-RECORD_INDEX_STRIDE = 2**32
 
 
 class InstructionRecordSource(seqio.DataSource):
@@ -81,8 +76,7 @@ class InstructionRecordSource(seqio.DataSource):
         if split not in self._split_to_files:
             raise ValueError(f"no split {split!r}; available: {sorted(self._split_to_files)}")
         files = self._split_to_files[split]
-        file_indices = tf.range(len(files), dtype=tf.int64)
-        files_ds = tf.data.Dataset.from_tensor_slices((list(files), file_indices))
+        files_ds = tf.data.Dataset.from_tensor_slices(list(files))
         if shard_info is not None:
             if len(files) < shard_info.num_shards:
                 raise ValueError(
@@ -100,22 +94,15 @@ class InstructionRecordSource(seqio.DataSource):
         )
 
 
-def _read_file(path: Any, file_index: Any) -> Any:
-    """Dataset of the parsed records of one file, each with its ``record_index``."""
-    return (
-        tf.data.TFRecordDataset(path)
-        .enumerate()
-        .map(
-            lambda position, serialized: _parse(serialized, file_index, position),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+def _read_file(path: Any) -> Any:
+    """Dataset of the parsed records of one file."""
+    return tf.data.TFRecordDataset(path).map(
+        _parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
 
 
-def _parse(serialized: Any, file_index: Any, position: Any) -> dict[str, Any]:
+def _parse(serialized: Any) -> dict[str, Any]:
     parsed = tf.io.parse_single_example(serialized, records.feature_spec())
     for name in records.LIST_FIELDS:
         parsed[name] = tf.sparse.to_dense(parsed[name], default_value="")
-    parsed["record_index"] = file_index * RECORD_INDEX_STRIDE + position
     return parsed

@@ -30,7 +30,8 @@ class TrainConfig:
     devices, or ``num_partitions``; on several slices ``dcn_mesh_shape`` says how many
     slices each axis spans (default: data across slices); ``mesh_reshape_fallback`` accepts
     a plain reshape where the devices' physical layout cannot be followed
-    (:func:`instructrec_jax.partitioning.make_mesh`).
+    (:func:`instructrec_jax.partitioning.make_mesh`). Dropout is the model's
+    (``model.dropout_rate``; gin: ``T5Config.dropout_rate``), and on whenever it is above 0.
     """
 
     model_dir: str
@@ -47,7 +48,6 @@ class TrainConfig:
     optimizer: AdafactorConfig = dataclasses.field(default_factory=AdafactorConfig)
     z_loss: float = 1e-4
     num_microbatches: int = 1
-    dropout_rate: float | None = None
     pack: bool = True
     shuffle: bool = True
     seed: int = 0
@@ -99,8 +99,6 @@ class TrainConfig:
                 f"TrainConfig.profile_first_step must be >= 1 or None, got "
                 f"{self.profile_first_step}"
             )
-        if self.dropout_rate is not None and not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"TrainConfig.dropout_rate must be in [0, 1), got {self.dropout_rate}")
         try:
             check_schedule_args(self.learning_rate, self.learning_rate_schedule, self.warmup_steps)
         except ValueError as error:
@@ -111,13 +109,6 @@ class TrainConfig:
                 raise ValueError(
                     f"TrainConfig.{name} must be two sizes >= 1 (data, model), got {shape}"
                 )
-
-    @property
-    def model_config(self) -> T5Config:
-        """The model config with ``dropout_rate`` applied when it is set here."""
-        if self.dropout_rate is None:
-            return self.model
-        return self.model.replace(dropout_rate=self.dropout_rate)
 
 
 @dataclasses.dataclass

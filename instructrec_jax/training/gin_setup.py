@@ -17,7 +17,6 @@ Differences from T5X, each fixing one of its known pains:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import gin
@@ -48,11 +47,8 @@ def register_configurables() -> None:
     _registered = True
     gin.external_configurable(TrainConfig, name="TrainConfig")
     gin.external_configurable(AdafactorConfig, name="AdafactorConfig")
-    try:
-        # The model stage registers T5Config (and its presets) for gin/models/*.gin.
-        import instructrec_jax.models.gin_configurables  # noqa: F401
-    except ModuleNotFoundError:
-        gin.external_configurable(T5Config, name="T5Config")
+    # T5Config (a preset and/or its fields) for gin/models/*.gin.
+    import instructrec_jax.models.gin_configurables  # noqa: F401
 
 
 def parse(
@@ -114,11 +110,7 @@ def build_train_config() -> TrainConfig:
             f"TrainConfig.model must be a T5Config (bind it with a gin/models/*.gin file), "
             f"got {config.model!r}"
         )
-    # gin builds a subclass of T5Config; keep a plain one (hashable, picklable, printable).
-    plain_model = T5Config(
-        **{field.name: getattr(config.model, field.name) for field in dataclasses.fields(T5Config)}
-    )
-    return dataclasses.replace(config, model=plain_model)
+    return config
 
 
 def config_text() -> str:

@@ -6,6 +6,10 @@
         every eval_period:       validation loss, then ``eval_fn(params, step)``
         on SIGTERM:              save this step, then raise PreemptedError (preemption.py)
 
+The writer, checkpointer, profiler, preemption watch and ``eval_fn`` are the loop's
+:class:`LoopHooks`, given when it is built (as a Levanter trainer takes its hooks); the run's
+outputs come back in a :class:`LoopResult`.
+
 Loss/gradient NaN or Inf stops the run with :class:`NonFiniteError` naming the step (the
 flag of step s is read while step s+1 runs, so checking costs no pipeline stall, except at
 steps that log, save or evaluate), and no checkpoint, log record or evaluation sees a
@@ -15,7 +19,7 @@ non-finite state.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import jax
 import numpy as np
@@ -28,7 +32,7 @@ from instructrec_jax.training.metrics_writer import MetricsWriter
 from instructrec_jax.training.monitor import ThroughputMeter, average_metrics, check_finite
 from instructrec_jax.training.optimizer import Schedule
 from instructrec_jax.training.preemption import PreemptedError, PreemptionWatch
-from instructrec_jax.training.profiler import train_profiler
+from instructrec_jax.training.profiler import StepProfiler
 from instructrec_jax.training.state import TrainState
 from instructrec_jax.training.step import EvalStepFn, TrainStepFn
 from instructrec_jax.training.validation import validation_metrics
@@ -38,9 +42,37 @@ def _due(period: int, step: int, last_step: int) -> bool:
     return period > 0 and (step % period == 0 or step == last_step)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
+class LoopHooks:
+    """What the loop calls besides the step functions; fixed when the loop is built.
+
+    * ``writer``: the metrics (``metrics.jsonl`` + TensorBoard): train records every
+      ``log_period``, validation and ``eval_fn`` records every ``eval_period``.
+    * ``checkpointer``: saves every ``checkpoint_period``, and the step a preemption stops at.
+    * ``profiler``: told before and after every step (it traces its own window).
+    * ``preemption``: asked after every step whether to save and stop (None: never).
+    * ``eval_fn``: ``eval_fn(params, step)`` every ``eval_period`` (None: validation only).
+    """
+
+    writer: MetricsWriter
+    checkpointer: Checkpointer
+    profiler: StepProfiler
+    preemption: PreemptionWatch | None = None
+    eval_fn: EvalFn | None = None
+
+
+class LoopResult(NamedTuple):
+    """The final state, every logged record (as in ``metrics.jsonl``) and the newest
+    checkpoint (saved by this run, else the one it resumed from; None if neither)."""
+
+    state: TrainState
+    history: list[dict[str, Any]]
+    last_checkpoint: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainLoop:
-    """Everything the loop needs besides the state; ``history`` collects logged records."""
+    """Everything the loop needs besides the state; nothing is set on it after it is built."""
 
     config: TrainConfig
     train_step: TrainStepFn
@@ -48,21 +80,20 @@ class TrainLoop:
     shard: input_pipeline.HostShard
     batch_sharding: NamedSharding
     schedule: Schedule
-    checkpointer: Checkpointer
-    writer: MetricsWriter
-    eval_fn: EvalFn | None = None
-    preemption: PreemptionWatch | None = None
-    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    last_checkpoint: str | None = None
+    hooks: LoopHooks
 
-    def run(self, state: TrainState, start_step: int, base_step: int) -> TrainState:
-        """Steps ``start_step + 1 .. train_steps``; returns the final state.
+    def run(
+        self, state: TrainState, start_step: int, base_step: int, resumed_from: str | None = None
+    ) -> LoopResult:
+        """Steps ``start_step + 1 .. train_steps``.
 
         The input pipeline starts at batch ``start_step - base_step``: a run started from a
         step-N checkpoint (T5X semantics: the step carries over) reads its data from the
-        start.
+        start. ``resumed_from`` is the checkpoint ``state`` was restored from, if any.
         """
-        config = self.config
+        config, hooks = self.config, self.hooks
+        history: list[dict[str, Any]] = []
+        last_checkpoint = resumed_from
         batches = input_pipeline.train_batches(
             config.mixture_or_task_name,
             config.task_feature_lengths,
@@ -79,15 +110,14 @@ class TrainLoop:
         window: list[dict[str, jax.Array]] = []
         previous: tuple[int, dict[str, jax.Array]] | None = None
         last = config.train_steps
-        profiler = train_profiler(config.model_dir, config.profile_first_step, config.profile_steps)
         try:
             for step in range(start_step + 1, last + 1):
-                profiler.before_step(step)  # the trace includes the input pipeline
+                hooks.profiler.before_step(step)  # the trace includes the input pipeline
                 global_batch = input_pipeline.to_global(
                     next(batches), self.batch_sharding, config.batch_size
                 )
                 state, metrics = self.train_step(state, global_batch)
-                profiler.after_step(step, metrics)
+                hooks.profiler.after_step(step, metrics)
                 if previous is not None:
                     check_finite(*previous)
                 else:
@@ -103,24 +133,24 @@ class TrainLoop:
                 if log_due or checkpoint_due or eval_due:
                     check_finite(step, metrics)  # nothing logs, saves or evaluates NaN
                 if log_due:
-                    record = self._log(step, window, meter)
+                    record = self._log(history, step, window, meter)
                     if progress is not None:
                         progress.set_postfix(loss=f"{record['loss']:.4f}")
                     window = []
                 if checkpoint_due:
-                    self.checkpointer.save(step, state.to_checkpoint())
-                    self.last_checkpoint = checkpoint_dir(config.model_dir, step)
+                    hooks.checkpointer.save(step, state.to_checkpoint())
+                    last_checkpoint = checkpoint_dir(config.model_dir, step)
                 if eval_due:
-                    self._evaluate(state, step, validation)
-                if self.preemption is not None and self.preemption.reached(step):
+                    self._evaluate(history, state, step, validation)
+                if hooks.preemption is not None and hooks.preemption.reached(step):
                     self._save_and_stop(step, state, metrics, saved=checkpoint_due)
         finally:
-            profiler.stop()
+            hooks.profiler.stop()
         if previous is not None:
             check_finite(*previous)
         if progress is not None:
             progress.close()
-        return state
+        return LoopResult(state, history, last_checkpoint)
 
     def _save_and_stop(
         self, step: int, state: TrainState, metrics: dict[str, jax.Array], saved: bool
@@ -128,22 +158,28 @@ class TrainLoop:
         """Preempted: make sure ``checkpoint_<step>`` is on disk, then stop the run."""
         check_finite(step, metrics)  # never a checkpoint of a non-finite state
         if not saved:
-            self.checkpointer.save(step, state.to_checkpoint())
-        self.checkpointer.wait()
+            self.hooks.checkpointer.save(step, state.to_checkpoint())
+        self.hooks.checkpointer.wait()
         raise PreemptedError(step, checkpoint_dir(self.config.model_dir, step))
 
-    def _record(self, step: int, split: str, record: dict[str, float]) -> None:
-        self.writer.write(step, split, record)
-        self.history.append({"step": step, "split": split, **record})
+    def _record(
+        self, history: list[dict[str, Any]], step: int, split: str, record: dict[str, float]
+    ) -> None:
+        self.hooks.writer.write(step, split, record)
+        history.append({"step": step, "split": split, **record})
 
     def _log(
-        self, step: int, window: list[dict[str, jax.Array]], meter: ThroughputMeter
+        self,
+        history: list[dict[str, Any]],
+        step: int,
+        window: list[dict[str, jax.Array]],
+        meter: ThroughputMeter,
     ) -> dict[str, float]:
         record = average_metrics(jax.device_get(window))
         record.pop("finite", None)
         record.update(meter.measure(step))
         record["learning_rate"] = float(self.schedule(np.int32(step - 1)))
-        self._record(step, "train", record)
+        self._record(history, step, "train", record)
         return record
 
     def _validation_batches(self) -> list[dict[str, np.ndarray]]:
@@ -163,7 +199,11 @@ class TrainLoop:
         )
 
     def _evaluate(
-        self, state: TrainState, step: int, validation: list[dict[str, np.ndarray]]
+        self,
+        history: list[dict[str, Any]],
+        state: TrainState,
+        step: int,
+        validation: list[dict[str, np.ndarray]],
     ) -> None:
         if validation:
             record = validation_metrics(
@@ -173,10 +213,11 @@ class TrainLoop:
                 self.batch_sharding,
                 self.config.batch_size,
             )
-            self._record(step, "validation", record)
-        if self.eval_fn is not None:
-            results = self.eval_fn(state.params, step)
-            self._record(step, "eval", {name: float(value) for name, value in results.items()})
+            self._record(history, step, "validation", record)
+        if self.hooks.eval_fn is not None:
+            results = self.hooks.eval_fn(state.params, step)
+            values = {name: float(value) for name, value in results.items()}
+            self._record(history, step, "eval", values)
 
     def _progress_bar(self, start_step: int) -> Any:
         if not (self.config.progress_bar and jax.process_index() == 0):

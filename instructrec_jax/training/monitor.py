@@ -49,7 +49,7 @@ class ThroughputMeter:
         lengths = config.task_feature_lengths
         self._tokens_per_step = config.batch_size * (lengths["inputs"] + lengths["targets"])
         self._flops_per_step = train_step_flops(
-            config.model_config, config.batch_size, lengths["inputs"], lengths["targets"]
+            config.model, config.batch_size, lengths["inputs"], lengths["targets"]
         )
         peak, self.peak_source = peak_flops_per_device(config.peak_flops_per_device)
         self._peak_total = peak * jax.device_count()

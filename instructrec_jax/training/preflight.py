@@ -15,7 +15,10 @@ import os
 import re
 import uuid
 
+from jax.sharding import Mesh
+
 from instructrec_jax.cli_errors import UsageError
+from instructrec_jax.models.config import PARAMETER_SHAPE_FIELDS
 from instructrec_jax.tf_setup import import_tensorflow
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.input_pipeline import check_task_registered
@@ -25,17 +28,7 @@ _STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 TRAIN_CONFIG_FILE = "train_config.json"
 # Settings that fix the shapes of the saved state: a resumed run must keep them.
-RESUME_MODEL_FIELDS = (
-    "vocab_size",
-    "d_model",
-    "num_heads",
-    "head_dim",
-    "d_ff",
-    "num_encoder_layers",
-    "num_decoder_layers",
-    "relative_attention_num_buckets",
-    "param_dtype",
-)
+RESUME_MODEL_FIELDS = (*PARAMETER_SHAPE_FIELDS, "param_dtype")
 
 
 class SetupError(UsageError):
@@ -85,13 +78,17 @@ def prepare_model_dir(model_dir: str) -> None:
         raise SetupError(f"MODEL_DIR {model_dir!r} is not writable: {error}{hint}") from error
 
 
+def write_model_dir_file(model_dir: str, name: str, text: str) -> None:
+    """Write ``text`` to ``model_dir/name`` (local or ``gs://``)."""
+    tf = import_tensorflow()
+    with tf.io.gfile.GFile(os.path.join(model_dir, name), "w") as stream:
+        stream.write(text)
+
+
 def write_train_config(config: TrainConfig) -> None:
     """``MODEL_DIR/train_config.json``: the plain arguments of this run."""
-    tf = import_tensorflow()
-    payload = dataclasses.asdict(config)
-    path = os.path.join(config.model_dir, TRAIN_CONFIG_FILE)
-    with tf.io.gfile.GFile(path, "w") as stream:
-        stream.write(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    payload = json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True, default=str)
+    write_model_dir_file(config.model_dir, TRAIN_CONFIG_FILE, payload)
 
 
 def initial_checkpoint_step(path: str | None) -> int:
@@ -133,8 +130,8 @@ def check_train_steps(config: TrainConfig) -> None:
         )
 
 
-def check_mesh(config: TrainConfig) -> None:
-    """The mesh covers the devices and its data axis divides BATCH_SIZE."""
+def check_mesh(config: TrainConfig) -> Mesh:
+    """The run's mesh, checked: it covers the devices and its data axis divides BATCH_SIZE."""
     from instructrec_jax.partitioning import MeshError
     from instructrec_jax.training.program import train_mesh
 
@@ -151,10 +148,12 @@ def check_mesh(config: TrainConfig) -> None:
             f"BATCH_SIZE={config.batch_size} is not divisible by the mesh's data axis size "
             f"{data} (mesh {dict(mesh.shape)})"
         )
+    return mesh
 
 
-def check_before_compile(config: TrainConfig) -> None:
-    """All checks that need no accelerator work, in the order a user would fix them."""
+def check_before_compile(config: TrainConfig) -> Mesh:
+    """All checks that need no accelerator work, in the order a user would fix them;
+    returns the run's mesh (built once, here)."""
     import_tensorflow()  # hide accelerators from TF before a task module can touch TF
     import_task_module(config.mixture_or_task_module)
     try:
@@ -162,9 +161,10 @@ def check_before_compile(config: TrainConfig) -> None:
     except ValueError as error:
         raise SetupError(f"MIXTURE_OR_TASK_NAME: {error}") from error
     check_seqio_cache(config)
-    check_mesh(config)
+    mesh = check_mesh(config)
     check_train_steps(config)
     check_resume_settings(config)
+    return mesh
 
 
 def _resume_settings(saved: dict) -> dict[str, object]:

@@ -74,7 +74,7 @@ def build_train_program(config: TrainConfig, mesh: Mesh) -> TrainProgram:
     schedule = learning_rate_schedule(
         config.learning_rate, config.learning_rate_schedule, config.warmup_steps
     )
-    model_config = config.model_config
+    model_config = config.model
     layout = build_layout(model_config, mesh, rules, schedule, config.optimizer)
     model = Transformer(model_config)
     pure_step = make_train_step(

@@ -45,12 +45,12 @@ def test_answer_token_ids():
     ],
 )
 def test_checkpoint_dir_is_the_step_directory(monkeypatch, checkpoint_format, resolved, step_dir):
-    from instructrec_jax import checkpoints
+    from instructrec_jax.checkpoints import loader
 
     def fake_resolve(path):
-        return checkpoints.CheckpointFormat[checkpoint_format], resolved
+        return loader.CheckpointFormat[checkpoint_format], resolved
 
-    monkeypatch.setattr(checkpoints, "resolve_checkpoint", fake_resolve)
+    monkeypatch.setattr(loader, "resolve_checkpoint", fake_resolve)
     assert job.resolve_checkpoint_dir("/any/model_dir") == step_dir
 
 

@@ -40,7 +40,7 @@ def test_import_registers_and_reimport_replaces(monkeypatch, ml100k_dir, vocab_p
     module = _import_definitions()
     again = _import_definitions()  # safe to import twice
     assert module.REGISTERED_NAMES == again.REGISTERED_NAMES
-    assert "instructrec_ml100k_seqrec_p1_i0_t3_rank" in again.REGISTERED_NAMES
+    assert "instructrec_ml100k_seqrec_p1_i0_t3" in again.REGISTERED_NAMES
     assert "instructrec_ml100k_all_but_p1_i1_t3" in seqio.MixtureRegistry.names()
     task = seqio.get_mixture_or_task("instructrec_ml100k_seqrec_p1_i0_t3")
     assert task.output_features["inputs"].vocabulary.vocab_size > 100
@@ -87,7 +87,7 @@ def test_cli_lists_names_with_manifest_counts(ml100k_dir, vocab_path):
     assert cli.main(argv, out=out) == 0
     lines = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
     assert re.search(r"task\s+train=8 validation=2$", lines["instructrec_ml100k_seqrec_p1_i0_t3"])
-    assert re.search(r"rank task\s+test=2$", lines["instructrec_ml100k_psearch_p1_i1_t3_rank"])
+    assert re.search(r"task\s+train=2 test=2$", lines["instructrec_ml100k_psearch_p1_i1_t3"])
     assert lines["instructrec_ml100k_all"].endswith("train=10 (2 tasks)")
     assert lines["instructrec_ml100k_all_but_p1_i1_t3"].endswith("train=8 (1 tasks)")
 

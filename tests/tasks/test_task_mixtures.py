@@ -108,8 +108,8 @@ def test_names():
     assert naming.task_name("ml-100k", "recommendation", "p1_i0_t3") == (
         "instructrec_ml100k_seqrec_p1_i0_t3"
     )
-    assert naming.rank_task_name("Video_Games", "product_search", "p0_i2_t3") == (
-        "instructrec_videogames_search_p0_i2_t3_rank"
+    assert naming.task_name("Video_Games", "product_search", "p0_i2_t3") == (
+        "instructrec_videogames_search_p0_i2_t3"
     )
     with pytest.raises(ValueError, match="unknown family"):
         naming.family_short_name("ads")

@@ -1,4 +1,4 @@
-"""Registered tasks and mixtures read through SeqIO: features, rank form, rates, shards."""
+"""Registered tasks and mixtures read through SeqIO: features, splits, rates, shards."""
 
 from __future__ import annotations
 
@@ -13,11 +13,6 @@ from instructions_fixture import DEFAULT_LAYOUT, make_record
 
 from instructrec_jax.tasks import environment, naming, registry
 from instructrec_jax.tasks.manifest import ManifestError
-from instructrec_jax.tasks.preprocessors import RANK_FEATURES, rank_target_postprocessor
-from instructrec_jax.tasks.rank_metrics import (
-    rank_classification_metrics,
-    rank_metrics_by_template,
-)
 from instructrec_jax.tasks.vocab import VocabularyError
 
 LENGTHS = {"inputs": 64, "targets": 16}
@@ -31,15 +26,12 @@ def _origin(example):
     return family.decode(), instruction_type.decode()
 
 
-def test_registers_every_task_rank_task_and_mixture(registered):
+def test_registers_every_task_and_mixture(registered):
     expected_tasks = {
         f"{PREFIX}seqrec_p1_i0_t3",
-        f"{PREFIX}seqrec_p1_i0_t3_rank",
         f"{PREFIX}seqrec_p1_i0_t2",
         f"{PREFIX}search_p0_i2_t3",
-        f"{PREFIX}search_p0_i2_t3_rank",
         f"{PREFIX}psearch_p1_i1_t3",
-        f"{PREFIX}psearch_p1_i1_t3_rank",
     }
     expected_mixtures = {
         f"{PREFIX}{suffix}"
@@ -52,18 +44,19 @@ def test_registers_every_task_rank_task_and_mixture(registered):
     }
     assert set(registered) == expected_tasks | expected_mixtures
     assert seqio.TaskRegistry.get(f"{PREFIX}seqrec_p1_i0_t2").splits == ("train",)
-    assert seqio.TaskRegistry.get(f"{PREFIX}seqrec_p1_i0_t3_rank").splits == (
+    assert seqio.TaskRegistry.get(f"{PREFIX}seqrec_p1_i0_t3").splits == (
+        "train",
         "validation",
         "test",
     )
+    assert not [name for name in registered if name.endswith("_rank")]  # ranking: evaluation/
 
 
 def test_every_provider_goes_through_the_feature_converter(registered):
     converters = [seqio.EncDecFeatureConverter(pack=pack) for pack in (False, True)]
     for name in registered:
-        split = "validation" if name.endswith("_rank") else "train"
         provider = seqio.get_mixture_or_task(name)
-        examples = provider.get_dataset(LENGTHS, split=split, shuffle=False, num_epochs=1)
+        examples = provider.get_dataset(LENGTHS, split="train", shuffle=False, num_epochs=1)
         for converter in converters:  # one provider dataset, both converters
             batch = next(converter(examples, LENGTHS).batch(4).as_numpy_iterator())
             assert batch["encoder_input_tokens"].shape == (4, 64), name
@@ -84,47 +77,6 @@ def test_training_task_yields_records_with_eos(registered):
     record = make_record("train", "recommendation", "p1_i0_t3", 17, 5)
     assert vocabulary.decode(by_n[17]["targets"][:-1].tolist()) == record.targets
     assert by_n[17]["targets"][-1] == 1
-
-
-@pytest.fixture(scope="module")
-def rank_examples(registered):
-    task = seqio.TaskRegistry.get(f"{PREFIX}seqrec_p1_i0_t3_rank")
-    return list(task.get_dataset(LENGTHS, split="validation", shuffle=False).as_numpy_iterator())
-
-
-def test_rank_task_expands_candidates(rank_examples):
-    assert len(rank_examples) == 6 * 5
-    groups = collections.defaultdict(list)
-    for example in rank_examples:
-        groups[int(example["example_index"])].append(example)
-    assert len(groups) == 6
-    assert set(RANK_FEATURES) <= set(rank_examples[0])
-    for members in groups.values():
-        members.sort(key=lambda ex: int(ex["candidate_index"]))
-        n = int(re.search(rb"n=(\d+)", members[0]["inputs_pretokenized"]).group(1))
-        record = make_record("valid", "recommendation", "p1_i0_t3", n, 5)
-        assert [m["targets_pretokenized"].decode() for m in members] == list(
-            record.candidate_titles
-        )
-        assert [bool(m["is_positive"]) for m in members] == [
-            k == record.positive_index for k in range(5)
-        ]
-        assert len({m["inputs_pretokenized"] for m in members}) == 1
-
-
-def test_rank_task_metrics_through_the_postprocessor(registered, rank_examples):
-    task = seqio.TaskRegistry.get(f"{PREFIX}seqrec_p1_i0_t3_rank")
-    targets = [
-        task.postprocess_fn(ex["targets_pretokenized"].decode(), example=ex, is_target=True)
-        for ex in rank_examples
-    ]
-    perfect = [float(t.is_positive) for t in targets]
-    assert rank_classification_metrics(targets, perfect)["HR@1"] == 1.0
-    flat = rank_classification_metrics(targets, [0.0] * len(targets))
-    assert flat["HR@1"] == 0.0 and flat["MRR"] == pytest.approx(1 / 5)
-    assert task.metric_fns == [rank_classification_metrics, rank_metrics_by_template]
-    assert {t.template_id for t in targets} == {"T0", "T1", "T2"}
-    assert task.postprocessor is rank_target_postprocessor
 
 
 def _mixture_origins(name, num_examples, seed=0):
@@ -236,7 +188,7 @@ def test_missing_directory_and_files_fail_clearly(
     with pytest.raises(ManifestError, match=r"part-00001-of-00002\.tfrecord.*does not exist"):
         registry.register_dataset_tasks(SHARED_DATASET, broken, vocab_path)
     # A failed registration leaves the earlier one in place.
-    assert f"{PREFIX}seqrec_p1_i0_t3_rank" in seqio.TaskRegistry.names()
+    assert f"{PREFIX}seqrec_p1_i0_t3" in seqio.TaskRegistry.names()
     assert f"{PREFIX}all" in seqio.MixtureRegistry.names()
 
 
@@ -282,51 +234,3 @@ def test_regenerated_instructions_get_their_own_vocabulary(instructions_dir, tmp
         SHARED_DATASET, instructions_dir, vocab_size=120, cache_dir=str(cache)
     )
     assert again == first and len(sorted(cache.rglob("spm.model"))) == 3
-
-
-def test_seqio_evaluator_routes_scores_to_the_rank_metrics(registered, rank_examples):
-    """The metric fn as SeqIO's Evaluator calls it, against the same fn on raw examples."""
-    name = f"{PREFIX}seqrec_p1_i0_t3_rank"
-    evaluator = seqio.Evaluator(
-        name,
-        seqio.EncDecFeatureConverter(pack=False),
-        eval_split="validation",
-        sequence_length=LENGTHS,
-        async_compute_metrics=False,
-    )
-
-    def score_fn(dataset, model_feature_shapes=None):
-        # A deterministic stand-in for a model: sum of the candidate's token ids.
-        return [
-            (index, float(features["decoder_target_tokens"].sum()))
-            for index, features in dataset.as_numpy_iterator()
-        ]
-
-    all_metrics, _ = evaluator.evaluate(compute_metrics=True, score_fn=score_fn)
-    got = all_metrics.result()[name]
-    task = seqio.TaskRegistry.get(name)
-    targets = [task.postprocess_fn("", example=ex, is_target=True) for ex in rank_examples]
-    stand_in_scores = [float(ex["targets"].sum()) for ex in rank_examples]
-    expected = rank_classification_metrics(targets, stand_in_scores)
-    expected.update(rank_metrics_by_template(targets, stand_in_scores))
-    assert got == pytest.approx(expected)
-    assert 0.0 < got["MRR"] < 1.0  # the stand-in scores are neither perfect nor all tied
-
-
-def test_rank_record_without_a_positive_fails_with_its_index():
-    from instructrec_jax.tasks.preprocessors import expand_candidates
-    from instructrec_jax.tf_setup import import_tensorflow
-
-    tf = import_tensorflow()
-    records = tf.data.Dataset.from_tensors(
-        {
-            "inputs": tf.constant("pick one"),
-            "candidate_titles": tf.constant(["a", "b"]),
-            "positive_index": tf.constant(-1, tf.int64),
-            "record_index": tf.constant(4294967301, tf.int64),  # file 1, position 5
-            "template_id": tf.constant("A7"),
-        }
-    )
-    message = r"record 4294967301 \(template .*A7.*has positive_index -1"
-    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        list(expand_candidates(records).as_numpy_iterator())

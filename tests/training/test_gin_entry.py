@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import training_tiny_task
 
 from instructrec_jax import train as train_cli
+from instructrec_jax.checkpoints.loader import checkpoint_model_config
 from instructrec_jax.models.config import T5Config
 
 HERE = Path(__file__).resolve().parent
@@ -143,6 +145,9 @@ def test_short_run_writes_config_gin_and_metrics(capsys, tmp_path):
     config_gin = (tmp_path / "run" / "config.gin").read_text()
     assert "MODEL_DIR = " in config_gin and "TRAIN_STEPS = 2" in config_gin
     assert "T5Config.d_model = 32" in config_gin
+    # The model dir brings its model: score/evaluate read it back from config.gin.
+    brought = checkpoint_model_config(tmp_path / "run")
+    assert brought == training_tiny_task.tiny_model_config(dropout_rate=0.1)
     assert (tmp_path / "run" / "metrics.jsonl").read_text().count("\n") == 2
     assert (tmp_path / "run" / "checkpoint_2").is_dir()
     out = capsys.readouterr().out

@@ -19,7 +19,7 @@ from instructrec_jax.training.preflight import SetupError
 from tests.training.test_metrics_writer import tensorboard_steps
 
 
-def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_config):
+def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_config, tiny_model):
     calls = []
 
     def eval_fn(params, step):
@@ -30,7 +30,7 @@ def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_con
         num_partitions=2,  # mesh 4 x 2: model-parallel kernels, data-parallel batch
         num_microbatches=2,
         pack=True,
-        dropout_rate=0.1,
+        model=tiny_model.replace(dropout_rate=0.1),
         log_period=5,
         checkpoint_period=5,
         keep_checkpoints=2,
