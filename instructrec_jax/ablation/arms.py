@@ -51,8 +51,9 @@ def arm_runs(config: AblationConfig, root: str | Path | None = None) -> list[Arm
 
 
 def evaluation_settings(config: AblationConfig) -> dict[str, Any]:
-    """The shared evaluation, as it enters every arm's fingerprint."""
-    return {
+    """The shared evaluation, as it enters every arm's fingerprint (``report_split`` only
+    when it is not ``test``, so earlier test-split arms keep their fingerprints)."""
+    settings: dict[str, Any] = {
         "scenarios": list(config.scenarios),
         "protocols": list(config.protocols),
         "max_test_examples": config.max_test_examples,
@@ -60,6 +61,9 @@ def evaluation_settings(config: AblationConfig) -> dict[str, Any]:
         "data_seed": config.data_seed,
         "bootstrap_resamples": config.bootstrap_resamples,
     }
+    if config.report_split != "test":
+        settings["report_split"] = config.report_split
+    return settings
 
 
 def run_settings(run: ArmRun, config: AblationConfig, workspace: Workspace) -> dict[str, Any]:
@@ -171,6 +175,7 @@ def evaluate_arm(run: ArmRun, config: AblationConfig, workspace: Workspace) -> N
             max_valid_examples=config.max_valid_examples,
             seed=config.data_seed,
             bootstrap_resamples=config.bootstrap_resamples,
+            report_split=config.report_split,
         ),
         max_input_tokens=run.arm.settings["input_length"],
         progress=False,

@@ -57,6 +57,9 @@ class AblationConfig:
         as extra rows of the table.
       report_metrics: table columns; the first is the charts' and paired tests' lead metric.
       bootstrap_resamples: resamples behind every interval and paired test.
+      report_split: ``test`` (default) or ``valid``: rows on validation users other than the
+        template-selection ones (``EvaluationConfig.report_split``), to choose a recipe
+        without reading test.
     """
 
     work_dir: str = "ablation_output"
@@ -87,6 +90,7 @@ class AblationConfig:
     baselines: tuple[str, ...] = ("random", "popularity")
     report_metrics: tuple[str, ...] = ("HR@1", "NDCG@5", "MRR")
     bootstrap_resamples: int = 1000
+    report_split: str = "test"
 
     def __post_init__(self) -> None:
         if not self.arms:

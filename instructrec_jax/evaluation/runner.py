@@ -36,6 +36,7 @@ from instructrec_jax.evaluation.shards import ShardKey, ShardStore
 logger = logging.getLogger(__name__)
 
 METRIC_CUTOFFS: tuple[int, ...] = (1, 3, 5, 10)
+REPORT_SPLITS: tuple[SplitName, ...] = ("test", "valid")
 
 
 class TemplatedScorer(Protocol):
@@ -71,6 +72,10 @@ class EvaluationConfig:
       chart_metric: metric plotted in the PNG (same names as ``selection_metric``).
       bootstrap_resamples: resamples of users behind each row's 95% intervals (seeded by
         ``seed``).
+      report_split: split the rows are computed on. ``test`` (the default, the paper's
+        protocol) reports test users; ``valid`` reports validation users *other than* the
+        first ``max_valid_examples`` that choose the templates (then at most
+        ``max_test_examples`` of them), for choosing a recipe without reading test.
     """
 
     scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
@@ -85,8 +90,13 @@ class EvaluationConfig:
     hard_negatives: int = 9
     chart_metric: str = "NDCG@5"
     bootstrap_resamples: int = 1000
+    report_split: SplitName = "test"
 
     def __post_init__(self) -> None:
+        if self.report_split not in REPORT_SPLITS:
+            raise ValueError(
+                f"report_split must be one of {REPORT_SPLITS}, got {self.report_split!r}"
+            )
         if self.bootstrap_resamples < 1:
             raise ValueError(f"bootstrap_resamples must be >= 1, got {self.bootstrap_resamples}")
         for name in self.scenarios:
@@ -144,6 +154,23 @@ class _Job:
             self._candidates[key] = self._with_protocol(base, protocol)
         return self._candidates[key]
 
+    @property
+    def report_key_split(self) -> str:
+        """The ``split`` of reported shards' keys (validation rows must not share the keys of
+        the template-selection shards, which hold other users)."""
+        return "test" if self.config.report_split == "test" else "valid_report"
+
+    def report_examples(self, scenario: Scenario, protocol: str) -> list[EvalExample]:
+        """The examples the rows are computed on (``config.report_split``)."""
+        if self.config.report_split == "test":
+            return self.examples(scenario, "test", protocol)
+        key = (scenario.name, "report_valid", protocol)
+        if key not in self._candidates:
+            self._candidates[key] = self._with_protocol(
+                report_examples(self.dataset, scenario, self.config), protocol
+            )
+        return self._candidates[key]
+
     def _with_protocol(self, examples: list[EvalExample], protocol: str) -> list[EvalExample]:
         if protocol == "random":
             return examples
@@ -189,6 +216,18 @@ class _Job:
 
     def shards(self, count: int) -> int:
         return -(-count // self.config.shard_size)
+
+
+def report_examples(
+    dataset: ProcessedDataset, scenario: Scenario, config: EvaluationConfig
+) -> list[EvalExample]:
+    """The scenario's reported examples (``random`` candidates): the first
+    ``max_test_examples`` test users, or with ``report_split='valid'`` the validation users
+    after the first ``max_valid_examples`` (those choose the templates)."""
+    if config.report_split == "test":
+        return scenario_examples(dataset, scenario, "test", config.max_test_examples)
+    valid = scenario_examples(dataset, scenario, "valid")[config.max_valid_examples or 0 :]
+    return valid if config.max_test_examples is None else valid[: config.max_test_examples]
 
 
 def _row(
@@ -259,9 +298,15 @@ def _evaluate_templated(
         template_id, validation = _choose_template(job, scenario, instruction_type, ranker)
         scorer = ranker.with_template(instruction_type, template_id)
         for protocol in job.protocols:
-            examples = job.examples(scenario, "test", protocol)
+            examples = job.report_examples(scenario, protocol)
             key = ShardKey(
-                scenario.name, instruction_type, protocol, ranker.name, template_id, "test", 0
+                scenario.name,
+                instruction_type,
+                protocol,
+                ranker.name,
+                template_id,
+                job.report_key_split,
+                0,
             )
             ranks = job.ranks(scorer, key, examples)
             rows.append(
@@ -312,8 +357,8 @@ def _baseline_rows(
     scorer = as_list_scorer(baseline)
     rows = []
     for protocol in job.protocols:
-        examples = job.examples(scenario, "test", protocol)
-        key = ShardKey(scenario.name, key_type, protocol, scorer.name, "", "test", 0)
+        examples = job.report_examples(scenario, protocol)
+        key = ShardKey(scenario.name, key_type, protocol, scorer.name, "", job.report_key_split, 0)
         ranks = job.ranks(scorer, key, examples)
         rows.extend(
             _row(scenario, instruction_type, protocol, scorer.name, "", examples, ranks, job.config)
@@ -332,9 +377,7 @@ def _total_shards(job: _Job, templated: Sequence[TemplatedScorer], baselines: Se
     total = 0
     for name in job.config.scenarios:
         scenario = get_scenario(name)
-        test = job.shards(
-            len(scenario_examples(job.dataset, scenario, "test", job.config.max_test_examples))
-        )
+        test = job.shards(len(report_examples(job.dataset, scenario, job.config)))
         valid = job.shards(
             len(scenario_examples(job.dataset, scenario, "valid", job.config.max_valid_examples))
         )
@@ -417,6 +460,8 @@ def run_evaluation(
     templated = [ranker for ranker in (instructrec, *zero_shot) if ranker is not None]
     if not templated and not baselines:
         raise ValueError("nothing to evaluate: give instructrec and/or baselines")
+    if full_catalog.FULL_CATALOG in config.protocols and config.report_split != "test":
+        raise ValueError("protocol 'full_catalog' reports test users only (report_split='test')")
     if full_catalog.FULL_CATALOG in config.protocols and not catalog_rankers:
         raise ValueError("protocol 'full_catalog' needs catalog_rankers (generator, SASRec)")
     if "hard" in config.protocols and retriever is None:
@@ -432,8 +477,8 @@ def run_evaluation(
     try:
         for name in config.scenarios:
             scenario = get_scenario(name)
-            if not scenario_examples(dataset, scenario, "test", config.max_test_examples):
-                logger.warning("scenario %s has no test examples; skipped", name)
+            if not report_examples(dataset, scenario, config):
+                logger.warning("scenario %s has no %s examples; skipped", name, config.report_split)
                 continue
             for ranker in templated:
                 rows.extend(_evaluate_templated(job, scenario, ranker))

@@ -24,3 +24,13 @@ def test_a_finished_arm_is_done_only_under_the_same_fingerprint(tmp_path):
     with pytest.raises(ValueError, match="other settings"):
         arms_lib.is_done(run, "def")
     assert arms_lib.fingerprint({"a": 1, "b": 2}) == arms_lib.fingerprint({"b": 2, "a": 1})
+
+
+def test_a_validation_report_is_part_of_the_fingerprint_and_test_keeps_old_ones(tmp_path):
+    import dataclasses
+
+    config = small_config(tmp_path)
+    assert "report_split" not in arms_lib.evaluation_settings(config)  # old arms stay done
+    valid = dataclasses.replace(config, report_split="valid")
+    assert arms_lib.evaluation_settings(valid)["report_split"] == "valid"
+    assert arms_lib.evaluation_settings(valid) != arms_lib.evaluation_settings(config)

@@ -262,3 +262,38 @@ def test_query_baselines_are_scored_once_per_instruction_type(tmp_path):
     assert scorer.bound == ["p1_i0_t3", "p0_i1_t3", "p0_i2_t3"]
     hr1 = {row.instruction_type: row.metrics["HR@1"] for row in result.rows}
     assert hr1 == {"p1_i0_t3": 0.0, "p0_i1_t3": 1.0, "p0_i2_t3": 0.0}
+
+
+def test_report_split_valid_reports_validation_users_not_used_for_templates(tmp_path):
+    dataset = small_dataset()
+    config = _config(
+        scenarios=("sequential",),
+        protocols=("random",),
+        max_valid_examples=12,
+        max_test_examples=30,
+        report_split="valid",
+    )
+    result = run_evaluation(
+        dataset, tmp_path, ScriptedTemplatedRanker(), [GlobalScorer()], config, progress=False
+    )
+    valid_users = [e.user_id for e in dataset.split_examples("valid")]
+    expected = valid_users[12:42]  # after the 12 template-selection users, at most 30
+    assert len(expected) == 30
+    for row in result.rows:
+        assert row.user_ids == expected
+    test = run_evaluation(
+        dataset,
+        tmp_path,
+        ScriptedTemplatedRanker(),
+        [GlobalScorer()],
+        _config(scenarios=("sequential",), protocols=("random",), max_test_examples=30),
+        progress=False,
+    )
+    test_users = [e.user_id for e in dataset.split_examples("test")][:30]
+    assert all(row.user_ids == test_users for row in test.rows)
+    # Same users in both splits, but different targets: the valid rows are not test rows.
+    valid_global = next(r for r in result.rows if r.model == "global")
+    test_global = next(r for r in test.rows if r.model == "global")
+    assert valid_global.ranks != test_global.ranks
+    with pytest.raises(ValueError, match="report_split"):
+        EvaluationConfig(report_split="train")
