@@ -20,6 +20,7 @@ DRIVER = Path(__file__).resolve().parent / "sharded_driver.py"
 
 
 @pytest.mark.multiprocess
+@pytest.mark.slow
 def test_two_processes_each_load_their_half(tmp_path):
     params = jax.tree_util.tree_map(np.asarray, init_params(CONFIG, jax.random.PRNGKey(5)))
     hf = export_hf(params, CONFIG, tmp_path / "hf")
