@@ -11,7 +11,10 @@ folder's ``config.json``, the ``config.gin`` T5X and the trainer write beside
 ``checkpoint_<step>``). The compute dtype is the model config's unless
 ``--gin.evaluate.dtype="'float32'"`` says otherwise (the score CLI's rule).
 Writes ``metrics.json``, ``results.md``, ``chart.png`` and resumable ``shards/`` to
-``EVAL_OUTPUT_DIR``; compiled programs are kept on disk for the next job
+``EVAL_OUTPUT_DIR``. Several processes (``--coordinator_address=host:port
+--num_processes=N --process_id=i``; TPU VM slices and SLURM jobs are detected) split the
+users and process 0 writes the reports (:mod:`instructrec_jax.evaluation.hosts`).
+Compiled programs are kept on disk for the next job
 (``--compilation_cache_dir``, :mod:`instructrec_jax.compilation_cache`). A thin wrapper
 around :func:`evaluate`, itself a wrapper around
 :func:`instructrec_jax.evaluation.runner.run_evaluation`.
@@ -32,6 +35,7 @@ from instructrec_jax.chat_client import ChatConfig
 from instructrec_jax.checkpoints import files
 from instructrec_jax.cli_errors import UsageError, checked_settings, run_main
 from instructrec_jax.evaluation import baselines as baseline_lib
+from instructrec_jax.evaluation.hosts import Hosts
 from instructrec_jax.evaluation.runner import EvaluationConfig, EvaluationResult, run_evaluation
 from instructrec_jax.gin_cli import (
     REPO_GIN_DIR,
@@ -167,18 +171,21 @@ def evaluate_checkpoint(
         )
     baselines_dir = baselines_dir or output_dir
     configs = dict(baseline_configs or {})
-    baseline_scorers = job.make_baselines(
-        baselines, data, evaluation.seed, baselines_dir, configs, str(vocabulary)
-    )
+    # Several processes: process 0 trains (and saves) the baselines first, the others then
+    # reload them when they share its directory (or train the same ones, seeded, if not).
+    with Hosts.current().writer_first("baselines built"):
+        baseline_scorers = job.make_baselines(
+            baselines, data, evaluation.seed, baselines_dir, configs, str(vocabulary)
+        )
     retriever = None
     if "hard" in evaluation.protocols:
         if hard_negative_retriever is None:
             raise UsageError("protocol 'hard' needs evaluate.hard_negative_retriever")
         by_name = {scorer.name: scorer for scorer in baseline_scorers}
-        retriever = (
-            by_name.get(hard_negative_retriever)
-            or (
-                job.make_baselines(
+        retriever = by_name.get(hard_negative_retriever)
+        if retriever is None:
+            with Hosts.current().writer_first("retriever built"):
+                retriever = job.make_baselines(
                     [hard_negative_retriever],
                     data,
                     evaluation.seed,
@@ -186,8 +193,6 @@ def evaluate_checkpoint(
                     {k: v for k, v in configs.items() if k == hard_negative_retriever},
                     str(vocabulary),
                 )[0]
-            )
-        )
     run_settings = {
         # Not MODEL_DIR: evaluating a run again after more training must not reuse the
         # shards scored with the older parameters. The fingerprints key by content: a
@@ -255,8 +260,7 @@ def _checkpoint_ranker(
     from instructrec_jax.tasks.vocab import SentencePieceCounter, get_vocabulary
 
     seed, max_input_tokens, buckets, num_partitions, length_normalize = render
-    params = job.load_model_params(step_dir, config)
-    engine = job.make_engine(config, params, buckets, num_partitions, length_normalize)
+    engine = job.load_engine(step_dir, config, buckets, num_partitions, length_normalize)
     vocab = get_vocabulary(str(vocabulary))
     settings = RenderSettings(
         seed=seed, max_input_tokens=max_input_tokens, counter=SentencePieceCounter(vocab)
@@ -302,7 +306,8 @@ def _catalog_rankers(
         )
     sasrec = next((s for s in baseline_scorers if s.name == "sasrec"), None)
     if sasrec is None:
-        sasrec = job.make_baselines(["sasrec"], data, seed, baselines_dir)[0]
+        with Hosts.current().writer_first("sasrec built"):
+            sasrec = job.make_baselines(["sasrec"], data, seed, baselines_dir)[0]
     out.append(SASRecCatalogRanker(sasrec))
     return out
 
@@ -318,6 +323,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="python -m instructrec_jax.evaluate", description=__doc__)
     add_gin_flags(parser)
     compilation_cache.add_flag(parser)
+    parser.add_argument("--coordinator_address", default=None)
+    parser.add_argument("--num_processes", type=int, default=None)
+    parser.add_argument("--process_id", type=int, default=None)
     return parse_with_gin_flags(parser, argv)
 
 
@@ -351,13 +359,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _evaluate_main(argv: list[str]) -> int:
+    from instructrec_jax.training.distributed import DistributedConfig, initialize
+
     flags, bindings = parse_args(argv)
     parse_gin(flags.gin_file, bindings, flags.gin_search_paths.split(","))
     model_config = checked_settings(gin_model_config)
-    print(compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir)))
+    # Several processes (flags, a TPU VM slice or SLURM): each scores its share of the users
+    # and process 0 writes the reports (evaluation/hosts.py).
+    distributed = checked_settings(
+        lambda: DistributedConfig(flags.coordinator_address, flags.num_processes, flags.process_id)
+    )
+    initialize(distributed)
+    writer = Hosts.current().is_writer
+    cache = compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir))
+    if writer:
+        print(cache)
     result = evaluate(model_config=model_config)
-    print(f"wrote {result.metrics_path}, {result.table_path}, {result.chart_path}")
-    print(result.table_path.read_text())
+    if writer:
+        print(f"wrote {result.metrics_path}, {result.table_path}, {result.chart_path}")
+        print(result.table_path.read_text())
     return 0
 
 

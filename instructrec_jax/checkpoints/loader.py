@@ -162,15 +162,29 @@ def missing_config_message(path: str | Path) -> str:
     )
 
 
-def load_params(path: str | Path, config: T5Config | None = None) -> Params:
+def load_params(
+    path: str | Path, config: T5Config | None = None, shardings: Params | None = None
+) -> Params:
     """Parameters (nested dict of host numpy arrays in ``config.param_dtype``, T5X names) in
     the layer layout of ``config`` (converted when the checkpoint has the other one).
 
     ``config`` defaults to the one the checkpoint brings (:func:`checkpoint_model_config`).
     Optimizer state is never loaded. Mismatches raise
     :class:`~instructrec_jax.checkpoints.tree.CheckpointMismatchError` listing every key.
+
+    With ``shardings`` (a nested dict of ``jax.sharding.Sharding`` like the parameters, e.g.
+    the trainer's or the scoring engine's), the result is ``jax.Array`` s so laid out, and
+    each process reads only the slices its devices hold
+    (:mod:`instructrec_jax.checkpoints.sharded`); the values are the same.
     """
     checkpoint_format, directory = resolve_checkpoint(str(path))
+    if shardings is not None:
+        from instructrec_jax.checkpoints.sharded import load_sharded_params
+
+        config = config or checkpoint_model_config(path)
+        if config is None:
+            raise ValueError(missing_config_message(path))
+        return load_sharded_params(checkpoint_format, directory, config, shardings)
     if checkpoint_format is CheckpointFormat.HF:
         if config is None:
             return load_hf_params(directory)

@@ -143,3 +143,51 @@ def read_tensor(
         else:
             out[start:stop] = chunk
     return out
+
+
+Index = tuple[slice, ...]
+
+
+def read_tensor_slice(
+    handle: BinaryIO,
+    info: TensorInfo,
+    index: Index,
+    out_dtype: np.dtype,
+    transpose: bool,
+    where: str,
+) -> np.ndarray:
+    """``read_tensor(...)[index]`` without reading the rest of the tensor.
+
+    ``index`` holds one step-1 slice with concrete bounds per axis of the *result* (the
+    transposed layout when ``transpose``). Only the rows (axis 0 in the file) the slice
+    covers are read, in chunks of about :data:`CHUNK_BYTES`; the other axes are cut from
+    each chunk, so the extra memory is one chunk.
+    """
+    shape = info.shape
+    if transpose and len(shape) != 2:
+        raise ValueError(f"{where}: cannot transpose tensor {info.name} of shape {shape}")
+    if len(index) != len(shape):
+        raise ValueError(f"{where}: index {index} does not fit tensor {info.name} {shape}")
+    file_index = index[::-1] if transpose else index
+    if not shape:
+        return read_tensor(handle, info, out_dtype, transpose, where)
+    rows, rest = file_index[0], file_index[1:]
+    out_shape = tuple(part.stop - part.start for part in file_index)
+    out = np.empty(out_shape[::-1] if transpose else out_shape, out_dtype)
+    if out.size == 0:
+        return out
+    row_elements = int(np.prod(shape[1:]))
+    row_bytes = max(1, row_elements * info.dtype.itemsize)
+    rows_per_chunk = max(1, CHUNK_BYTES // row_bytes)
+    for start in range(rows.start, rows.stop, rows_per_chunk):
+        stop = min(rows.stop, start + rows_per_chunk)
+        handle.seek(info.offset + start * row_bytes)
+        chunk = np.empty((stop - start, *shape[1:]), info.dtype)
+        _read_exact(handle, chunk, where)
+        part = chunk[(slice(None), *rest)]
+        target = slice(start - rows.start, stop - rows.start)
+        if transpose:
+            out[:, target] = part.T
+        else:
+            out[target] = part
+    return out

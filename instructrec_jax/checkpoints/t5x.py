@@ -76,18 +76,27 @@ def _read_tensorstore(spec: dict[str, Any]) -> np.ndarray:
     return np.asarray(ts.open(spec, open=True).result().read().result())
 
 
-def load_t5x_legacy_params(step_dir: str, config: T5Config) -> Params:
-    """Parameters from a legacy T5X ``checkpoint_<step>`` directory (msgpack + zarr)."""
+def legacy_leaves(step_dir: str) -> list[tuple[str, Any]]:
+    """('/'-joined path, inline numpy array or tensorstore spec) of every parameter of a
+    legacy ``checkpoint_<step>``; specs are returned as stored (relative paths)."""
     checkpoint_file = files.join(step_dir, LEGACY_FILE)
     state = flax.serialization.msgpack_restore(files.read_bytes(checkpoint_file))
     target = state.get("optimizer", {}).get("target") if isinstance(state, dict) else None
     if not isinstance(target, dict):
         keys = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{checkpoint_file}: no 'optimizer/target' parameter tree (found {keys})")
+    return list(_iter_legacy_leaves(target))
+
+
+def is_tensorstore_spec(value: Any) -> bool:
+    """Whether a legacy leaf is a tensorstore spec (rather than an inline array)."""
+    return _is_tensorstore_spec(value)
+
+
+def load_t5x_legacy_params(step_dir: str, config: T5Config) -> Params:
+    """Parameters from a legacy T5X ``checkpoint_<step>`` directory (msgpack + zarr)."""
     assembler = ParamAssembler(config, step_dir)
-    leaves = list(_iter_legacy_leaves(target))
-    del state, target
-    for path, value in leaves:
+    for path, value in legacy_leaves(step_dir):
         if _is_tensorstore_spec(value):
             array = _read_tensorstore(absolute_spec(value, step_dir))
         else:

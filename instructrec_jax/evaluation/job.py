@@ -76,11 +76,46 @@ def resolve_checkpoint_dir(checkpoint_path: str | Path) -> str:
     return step_directory(checkpoint_path)[1]
 
 
-def load_model_params(checkpoint_path: str | Path, config: T5Config) -> Any:
-    """Parameters of any checkpoint format ``checkpoints.load_params`` reads."""
+def load_model_params(checkpoint_path: str | Path, config: T5Config, shardings: Any = None) -> Any:
+    """Parameters of any checkpoint format ``checkpoints.load_params`` reads; with
+    ``shardings`` as arrays so laid out, each process reading only its slices."""
     from instructrec_jax.checkpoints import load_params
 
-    return load_params(str(checkpoint_path), config)
+    return load_params(str(checkpoint_path), config, shardings)
+
+
+def scoring_mesh(num_partitions: int | None = None) -> Any:
+    """The scoring engine's ('data', 'model') mesh over *this process's* devices, or None
+    with one device. Each process of a multi-process evaluation scores its own users
+    (:mod:`instructrec_jax.evaluation.hosts`), so no mesh spans processes."""
+    import jax
+
+    devices = jax.local_devices()
+    if len(devices) == 1:
+        return None
+    from instructrec_jax.partitioning import make_mesh
+
+    return make_mesh(num_partitions, devices=devices)
+
+
+def load_engine(
+    checkpoint_path: str | Path,
+    config: T5Config,
+    buckets: ScoringBuckets | None = None,
+    num_partitions: int | None = None,
+    length_normalize: bool = False,
+) -> ScoringEngine:
+    """:func:`make_engine` over a checkpoint, loaded straight into the engine's parameter
+    shardings (each process reads only the slices its devices hold)."""
+    shardings = None
+    mesh = scoring_mesh(num_partitions)
+    if mesh is not None:
+        from instructrec_jax.models.t5 import abstract_params
+        from instructrec_jax.partitioning import Partitioner
+
+        shardings = Partitioner(mesh).param_shardings(abstract_params(config))
+    params = load_model_params(checkpoint_path, config, shardings)
+    return make_engine(config, params, buckets, num_partitions, length_normalize)
 
 
 def make_engine(
@@ -90,21 +125,20 @@ def make_engine(
     num_partitions: int | None = None,
     length_normalize: bool = False,
 ) -> ScoringEngine:
-    """A scoring engine; with several devices, a ('data', 'model') mesh and sharded params.
+    """A scoring engine; with several local devices, a ('data', 'model') mesh over them
+    (:func:`scoring_mesh`) and sharded params.
 
     The batch size is rounded up to a multiple of the data-axis size.
     """
-    import jax
-
     from instructrec_jax.models.t5 import Transformer, abstract_params
 
     buckets = buckets or ScoringBuckets()
     module = Transformer(config)
-    if len(jax.devices()) == 1:
+    mesh = scoring_mesh(num_partitions)
+    if mesh is None:
         return ScoringEngine(module, params, buckets, length_normalize=length_normalize)
-    from instructrec_jax.partitioning import Partitioner, make_mesh
+    from instructrec_jax.partitioning import Partitioner
 
-    mesh = make_mesh(num_partitions)
     data = mesh.shape["data"]
     batch = -(-buckets.batch_size // data) * data
     buckets = dataclasses.replace(buckets, batch_size=batch)

@@ -7,6 +7,8 @@ requested protocol; each baseline is evaluated once per scenario and protocol on
 same candidate sets (once per instruction type for those that read its query, TEM and
 DSSM: ``InstructionTypeScorer``). Work is cut into shards whose positive ranks are saved
 atomically, so an interrupted run resumes (see :mod:`instructrec_jax.evaluation.shards`).
+With several processes, each scores its share of the shards and process 0 writes the
+reports (:mod:`instructrec_jax.evaluation.hosts`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from instructrec_jax.data.types import EvalExample, SplitName
 from instructrec_jax.evaluation import full_catalog, reports
 from instructrec_jax.evaluation import protocols as protocols_lib
 from instructrec_jax.evaluation.candidate_lists import CandidateListScorer, as_list_scorer
+from instructrec_jax.evaluation.hosts import Hosts
 from instructrec_jax.evaluation.intervals import metric_intervals
 from instructrec_jax.evaluation.metrics import metric_names, metrics_from_ranks, per_user_metrics
 from instructrec_jax.evaluation.scenarios import Scenario, get_scenario, scenario_examples
@@ -133,12 +136,14 @@ class _Job:
         store: ShardStore,
         retriever: protocols_lib.Retriever | None,
         progress: tqdm,
+        hosts: Hosts | None = None,
     ) -> None:
         self.dataset = dataset
         self.config = config
         self.store = store
         self.retriever = retriever
         self.progress = progress
+        self.hosts = hosts or Hosts()
         self._candidates: dict[tuple[str, str, str], list[EvalExample]] = {}
         # Protocols with candidate lists (``full_catalog`` has none: ``full_catalog.py``).
         self.protocols = tuple(p for p in config.protocols if p != full_catalog.FULL_CATALOG)
@@ -190,11 +195,20 @@ class _Job:
         key: ShardKey,
         examples: Sequence[EvalExample],
     ) -> np.ndarray:
-        """Positive ranks for ``examples``, shard by shard, reusing finished shards."""
+        """Positive ranks for ``examples``, shard by shard, reusing finished shards.
+
+        With several processes, this process scores (or reloads) only the shards it owns
+        and the others' ranks are gathered; every process returns all ranks.
+        """
         size = self.config.shard_size
-        parts = []
+        parts: list[np.ndarray | None] = []
+        sizes = []
         for index, start in enumerate(range(0, len(examples), size)):
             shard = examples[start : start + size]
+            sizes.append(len(shard))
+            if not self.hosts.owns(index):
+                parts.append(None)
+                continue
             shard_key = dataclasses.replace(key, shard_index=index)
             users = [e.user_id for e in shard]
             ranks = self.store.load(shard_key, users)
@@ -203,7 +217,9 @@ class _Job:
                 self.store.save(shard_key, users, ranks)
             parts.append(ranks)
             self.progress.update(1)
-        return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.int64)
+        if not parts:
+            return np.zeros((0,), dtype=np.int64)
+        return self.hosts.gather_ranks(parts, sizes)
 
     def _rank(
         self, scorer: CandidateListScorer, examples: Sequence[EvalExample], protocol: str
@@ -215,7 +231,9 @@ class _Job:
         return protocols_lib.direct_positive_ranks(scorer, examples)
 
     def shards(self, count: int) -> int:
-        return -(-count // self.config.shard_size)
+        """How many of the shards of ``count`` examples this process scores."""
+        total = -(-count // self.config.shard_size)
+        return len(range(self.hosts.index, total, self.hosts.count))
 
 
 def report_examples(
@@ -430,11 +448,16 @@ def run_evaluation(
     run_settings: Mapping[str, Any] | None = None,
     zero_shot: Sequence[TemplatedScorer] = (),
     catalog_rankers: Sequence[full_catalog.CatalogRanker] = (),
+    hosts: Hosts | None = None,
 ) -> EvaluationResult:
     """Evaluate InstructRec (template chosen on validation) and baselines on test.
 
     Writes ``metrics.json``, ``results.md`` (Table 6 layout, one table per protocol),
     ``chart.png`` and ``shards/`` (resumable partial results) under ``output_dir``.
+    With several processes (``hosts``, default :meth:`Hosts.current`), every process
+    calls this with the same arguments: each scores its share of the shards (and keeps
+    them under its ``output_dir``), all get every row, and only process 0 writes the
+    reports; the ``full_catalog`` protocol is computed by every process.
 
     Args:
       dataset: the processed dataset (examples, catalog, item split, negatives).
@@ -455,8 +478,10 @@ def run_evaluation(
         to ``metrics.json`` (``settings.diagnostics``) and ``results.md``.
       catalog_rankers: rankers of the ``full_catalog`` protocol (InstructRec generating,
         SASRec ranking everything), needed when it is requested.
+      hosts: this process's place among the job's processes (default: JAX's).
     """
     config = config or EvaluationConfig()
+    hosts = hosts or Hosts.current()
     templated = [ranker for ranker in (instructrec, *zero_shot) if ranker is not None]
     if not templated and not baselines:
         raise ValueError("nothing to evaluate: give instructrec and/or baselines")
@@ -470,8 +495,8 @@ def run_evaluation(
     store = ShardStore(
         output_dir / "shards" / _shard_digest(dataset, config, baselines, retriever, run_settings)
     )
-    bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress)
-    job = _Job(dataset, config, store, retriever, bar)
+    bar = tqdm(total=0, desc="evaluation shards", unit="shard", disable=not progress or hosts.index)
+    job = _Job(dataset, config, store, retriever, bar, hosts)
     bar.total = _total_shards(job, templated, baselines)
     rows: list[reports.ResultRow] = []
     try:
@@ -508,9 +533,12 @@ def run_evaluation(
     }
     if diagnostics:
         settings["diagnostics"] = diagnostics
+    paths = (output_dir / "metrics.json", output_dir / "results.md", output_dir / "chart.png")
+    if hosts.is_writer:
+        reports.write_metrics_json(rows, paths[0], settings)
+        reports.write_markdown(rows, paths[1], diagnostics)
+        reports.write_chart(rows, paths[2], config.chart_metric)
+    hosts.barrier("evaluation reports written")
     return EvaluationResult(
-        rows=rows,
-        metrics_path=reports.write_metrics_json(rows, output_dir / "metrics.json", settings),
-        table_path=reports.write_markdown(rows, output_dir / "results.md", diagnostics),
-        chart_path=reports.write_chart(rows, output_dir / "chart.png", config.chart_metric),
+        rows=rows, metrics_path=paths[0], table_path=paths[1], chart_path=paths[2]
     )

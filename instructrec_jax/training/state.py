@@ -110,7 +110,15 @@ def init_state(layout: StateLayout, model_config: T5Config, seed: int) -> TrainS
 
 
 def _place_sharded(path: Any, value: Any, target: jax.ShapeDtypeStruct) -> jax.Array:
-    """Each device receives only its shard of the host value."""
+    """Each device receives only its shard of the host value; an array already laid out as
+    the target (e.g. from sharded loading) is kept as it is."""
+    if (
+        isinstance(value, jax.Array)
+        and value.sharding == target.sharding
+        and value.shape == target.shape
+        and value.dtype == target.dtype
+    ):
+        return value
     host = np.asarray(value).astype(target.dtype)
     if host.shape != target.shape:
         raise ValueError(

@@ -72,7 +72,10 @@ def _initial_state(
         from instructrec_jax.checkpoints import load_params
 
         base_step = initial_checkpoint_step(config.initial_checkpoint_path)
-        params = load_params(config.initial_checkpoint_path, config.model)
+        # Each process reads only the slices of the parameters its devices hold.
+        params = load_params(
+            config.initial_checkpoint_path, config.model, layout.param_shardings
+        )
         return state_from_params(layout, params, step=base_step), None, base_step
     return init_state(layout, config.model, config.seed), None, 0
 

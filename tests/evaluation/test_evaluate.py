@@ -135,9 +135,9 @@ def test_the_checkpoint_is_resolved_once_for_loading_and_the_cache_key(
     load = job.load_model_params
     make_baselines = job.make_baselines
 
-    def record_load(path, model_config):
+    def record_load(path, model_config, *shardings):
         loaded.append(str(path))
-        return load(path, model_config)
+        return load(path, model_config, *shardings)
 
     def trainer_saves_meanwhile(*args):
         # A trainer writes a newer checkpoint while the baselines are built (SASRec trains).

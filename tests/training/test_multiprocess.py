@@ -9,9 +9,7 @@ order; without dropout (whose masks follow rows) the losses agree up to summatio
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,21 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.local_cluster import free_port, subprocess_env
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 DRIVER = HERE / "training_driver.py"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(HERE), env.get("PYTHONPATH", "")])
-    return env
+    return subprocess_env(HERE)
 
 
 def _command(model_dir: Path, out: Path, devices: int, *extra: str) -> list[str]:
@@ -53,7 +44,7 @@ def _command(model_dir: Path, out: Path, devices: int, *extra: str) -> list[str]
 
 def _workers(model_dir: Path, out: Path, *extra: str) -> list[subprocess.Popen[str]]:
     """Two driver processes of one jax.distributed job (2 CPU devices each)."""
-    port = _free_port()
+    port = free_port()
     return [
         subprocess.Popen(
             _command(
