@@ -97,20 +97,21 @@ def make_engine(
     """
     import jax
 
-    from instructrec_jax.models.t5 import Transformer, abstract_params
-
-    buckets = buckets or ScoringBuckets()
-    module = Transformer(config)
-    if len(jax.devices()) == 1:
-        return ScoringEngine(module, params, buckets, length_normalize=length_normalize)
+    from instructrec_jax.models.model import EncoderDecoderModel
+    from instructrec_jax.models.t5 import abstract_params
     from instructrec_jax.partitioning import Partitioner, make_mesh
 
-    mesh = make_mesh(num_partitions)
-    data = mesh.shape["data"]
-    batch = -(-buckets.batch_size // data) * data
-    buckets = dataclasses.replace(buckets, batch_size=batch)
-    shardings = Partitioner(mesh).param_shardings(abstract_params(config))
-    return ScoringEngine(module, params, buckets, mesh, shardings, length_normalize)
+    buckets = buckets or ScoringBuckets()
+    model = EncoderDecoderModel(config)
+    if len(jax.devices()) == 1:
+        partitioner = Partitioner.single_device()
+    else:
+        partitioner = Partitioner(make_mesh(num_partitions))
+        data = partitioner.mesh.shape["data"]
+        batch = -(-buckets.batch_size // data) * data
+        buckets = dataclasses.replace(buckets, batch_size=batch)
+    shardings = partitioner.param_shardings(abstract_params(config))
+    return ScoringEngine(model, params, buckets, partitioner, shardings, length_normalize)
 
 
 def make_instructrec_scorer(

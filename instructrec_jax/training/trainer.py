@@ -34,7 +34,6 @@ from instructrec_jax.training.state import (
     init_state,
     state_from_params,
 )
-from instructrec_jax.training.step import make_eval_step
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +87,13 @@ def train(config: TrainConfig, eval_fn: EvalFn | None = None) -> TrainResult:
 
     program = build_train_program(config, train_mesh(config))
     layout, batch_sharding, schedule = program.layout, program.batch_sharding, program.schedule
-    mesh, rules = program.mesh, program.rules
     checkpointer = Checkpointer(
         config.model_dir, config.keep_checkpoints, config.async_checkpointing
     )
     loop = TrainLoop(
         config=config,
         train_step=program.step_fn(),
-        eval_step=make_eval_step(program.model, layout, mesh, rules, batch_sharding, config.z_loss),
+        eval_step=program.eval_step_fn(),
         shard=input_pipeline.host_shard(batch_sharding, config.batch_size),
         batch_sharding=batch_sharding,
         schedule=schedule,
