@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -85,6 +86,12 @@ class EncoderDecoderModel:
         return f"EncoderDecoderModel({self.config!r}, z_loss={self.z_loss})"
 
     # The module's calls.
+
+    def initial_params(self, rng: jax.Array) -> Params:
+        """Freshly initialized parameters from ``rng`` (unboxed; T5X's
+        ``get_initial_variables``, params only)."""
+        tokens = jnp.ones((1, 1), jnp.int32)
+        return nn.unbox(self.module.init(rng, tokens, tokens)["params"])
 
     def encode(self, params: Params, encoder_tokens: jax.Array) -> jax.Array:
         """encoder_tokens int32 [B, L] -> encoded [B, L, D]."""

@@ -18,7 +18,8 @@ import numpy as np
 import optax
 
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.t5 import Transformer, abstract_params
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.models.t5 import abstract_params
 from instructrec_jax.partitioning import Partitioner
 from instructrec_jax.training.optimizer import (
     AdafactorConfig,
@@ -93,11 +94,10 @@ def build_layout(
 
 def init_state(layout: StateLayout, model_config: T5Config, seed: int) -> TrainState:
     """Fresh parameters from ``seed`` and a zero optimizer state, created sharded."""
-    model = Transformer(model_config)
+    model = EncoderDecoderModel(model_config)
 
     def make() -> TrainState:
-        tokens = jnp.ones((1, 1), jnp.int32)
-        params = nn.unbox(model.init(jax.random.PRNGKey(seed), tokens, tokens)["params"])
+        params = model.initial_params(jax.random.PRNGKey(seed))
         return TrainState(jnp.zeros((), jnp.int32), params, layout.optimizer.init(params))
 
     return layout.partitioner.partition(make, out_shardings=layout.state_shardings)()

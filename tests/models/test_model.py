@@ -19,6 +19,7 @@ from instructrec_jax.inference.buckets import ScoringBuckets, pad_token_rows
 from instructrec_jax.inference.engine import ScoringEngine
 from instructrec_jax.inference.trie import TitleTrie
 from instructrec_jax.models.model import EncoderDecoderModel, as_model, shift_right
+from instructrec_jax.models.t5 import init_params
 from instructrec_jax.partitioning import Partitioner, make_mesh
 from instructrec_jax.score import ScoreExample, score_examples
 from tests.inference.conftest import ragged_batch, random_params, small_config
@@ -154,8 +155,11 @@ def test_predict_batch_scores_are_reference_log_likelihoods(model_and_params, ba
         np.testing.assert_allclose(answer.score, chosen, rtol=TOLERANCE, atol=TOLERANCE)
 
 
-def test_as_model_wraps_a_module_and_refuses_other_objects(model_and_params):
+def test_initial_params_and_as_model(model_and_params):
     model, _ = model_and_params
+    key = jax.random.PRNGKey(5)
+    initial = jax.jit(model.initial_params)(key)
+    jax.tree.map(np.testing.assert_array_equal, initial, init_params(model.config, key))
     assert as_model(model) is model
     assert as_model(model.module).config == model.config
     with pytest.raises(TypeError, match="EncoderDecoderModel or a Transformer"):
