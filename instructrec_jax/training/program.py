@@ -52,7 +52,8 @@ def train_mesh(
 
 @dataclasses.dataclass(frozen=True)
 class TrainProgram:
-    """Everything the train step is made of; ``pure_step`` is not compiled yet."""
+    """Everything the train step is made of; ``pure_step`` is not compiled yet. Every
+    program of the run is compiled by ``layout.partitioner``."""
 
     schedule: optax.Schedule
     layout: StateLayout
@@ -61,19 +62,14 @@ class TrainProgram:
     pure_step: Any
 
     @property
-    def partitioner(self) -> Partitioner:
-        """The mesh and logical rules every program of the run is compiled with."""
-        return self.layout.partitioner
-
-    @property
     def mesh(self) -> Mesh:
         """The run's device mesh."""
-        return self.partitioner.mesh
+        return self.layout.partitioner.mesh
 
     @property
     def rules(self) -> LogicalRules:
         """The run's logical axis rules."""
-        return self.partitioner.rules
+        return self.layout.partitioner.rules
 
     def step_fn(self) -> PartitionedFunction:
         """The compiled step (state donated; runs, traces and lowers under the mesh and
