@@ -32,8 +32,8 @@ import numpy as np
 
 from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.t5 import Transformer
-from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.partitioning import Partitioner, make_mesh, standard_logical_axis_rules
 from instructrec_jax.training.flops import measure_matmul_peak, train_step_flops
 from instructrec_jax.training.optimizer import (
     AdafactorConfig,
@@ -62,12 +62,14 @@ class JaxStep:
     def __init__(self, config: T5Config, batch: dict[str, np.ndarray]) -> None:
         mesh = make_mesh(devices=jax.devices()[:1])
         rules = standard_logical_axis_rules()
-        layout = build_layout(config, mesh, rules, learning_rate_schedule(1e-3), AdafactorConfig())
+        layout = build_layout(
+            config, Partitioner(mesh, rules), learning_rate_schedule(1e-3), AdafactorConfig()
+        )
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
         pure = make_train_step(
-            Transformer(config), layout, z_loss=1e-4, num_microbatches=1, dropout=False, seed=0
+            EncoderDecoderModel(config), layout, num_microbatches=1, dropout=False, seed=0
         )
-        self._step = jit_train_step(pure, layout, mesh, rules, sharding)
+        self._step = jit_train_step(pure, layout, sharding)
         self._state = init_state(layout, config, seed=0)
         self._batch = jax.device_put(batch, sharding)
 

@@ -291,7 +291,9 @@ def _catalog_rankers(
         trie = job.make_title_trie(
             data.catalog, ranker.tokenizer, ranker.settings.max_target_tokens
         )
-        generator = ConstrainedGenerator(engine.module, engine.params, trie, engine.buckets)
+        generator = ConstrainedGenerator(
+            engine.model, engine.params, trie, engine.buckets, engine.partitioner
+        )
         out.append(
             GenerativeCatalogRanker(
                 generator,

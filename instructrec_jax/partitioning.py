@@ -5,6 +5,11 @@ slice along its torus, across several slices (or GPU hosts) as an ICI x DCN hybr
 Parameters and activations carry logical axis names (``batch``, ``embed``, ``mlp``,
 ``heads``, ``joined_kv``, ``kv``, ``vocab``, ``length``, ``relpos_buckets``, ``layers``);
 the rules map them onto mesh axes.
+
+:class:`Partitioner` is the one way model code is compiled: the train and evaluation
+steps, scoring, generation, initialization and restoring all call
+:meth:`Partitioner.partition` (a ``jax.jit`` with shardings that runs, traces and lowers
+under :meth:`Partitioner.activate`), so a later mesh (e.g. multi-slice) changes one class.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from jax.experimental import mesh_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MESH_AXES = ("data", "model")
-LogicalRules = tuple[tuple[str, str | None], ...]
+LogicalRules = tuple[tuple[str, str | tuple[str, ...] | None], ...]
+"""(logical axis name, mesh axis or axes or None) pairs; the first rule whose mesh axes are
+still free wins (flax's ``logical_axis_rules`` semantics)."""
 
 logger = logging.getLogger(__name__)
 
@@ -174,28 +181,92 @@ def make_mesh(
 
 
 @dataclasses.dataclass(frozen=True)
+class PartitionedFunction:
+    """A ``jax.jit``-compiled function that runs, traces and lowers under its partitioner's
+    mesh and logical axis rules (so ``nn.with_logical_constraint`` inside it takes effect)."""
+
+    jitted: Any
+    partitioner: Partitioner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.partitioner.activate():
+            return self.jitted(*args, **kwargs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        """``jax.stages.Lowered`` for these (possibly abstract) arguments."""
+        with self.partitioner.activate():
+            return self.jitted.lower(*args, **kwargs)
+
+    def trace(self, *args: Any, **kwargs: Any) -> Any:
+        """``jax.stages.Traced`` for these (possibly abstract) arguments."""
+        with self.partitioner.activate():
+            return self.jitted.trace(*args, **kwargs)
+
+    def compiled_programs(self) -> int:
+        """How many programs (one per distinct input shape) have been compiled so far."""
+        return int(self.jitted._cache_size())
+
+
+@dataclasses.dataclass(frozen=True)
 class Partitioner:
     """A mesh plus logical-axis rules, and the sharding helpers training and inference use."""
 
     mesh: Mesh
     rules: LogicalRules = dataclasses.field(default_factory=standard_logical_axis_rules)
 
+    @classmethod
+    def single_device(cls, device: Any = None) -> Partitioner:
+        """A 1 x 1 mesh on ``device`` (default: the first device): no sharding at all."""
+        device = jax.devices()[0] if device is None else device
+        return cls(Mesh(np.asarray([[device]], dtype=object), MESH_AXES))
+
     @contextlib.contextmanager
     def activate(self) -> Iterator[None]:
         """Context in which ``nn.with_logical_constraint`` uses this mesh and these rules."""
-        with jax.set_mesh(self.mesh), nn.logical_axis_rules(self.rules):
+        with jax.set_mesh(self.mesh), nn.logical_axis_rules(list(self.rules)):
             yield
+
+    def partition(
+        self,
+        fn: Callable[..., Any],
+        in_shardings: Any = None,
+        out_shardings: Any = None,
+        donate_argnums: Sequence[int] = (),
+        static_argnames: Sequence[str] = (),
+    ) -> PartitionedFunction:
+        """``fn`` compiled with ``jax.jit`` for this mesh.
+
+        Args:
+          fn: a pure function of arrays (and of ``static_argnames``).
+          in_shardings: per positional argument a sharding (tree) or None; None for all
+            lets each argument keep the sharding it arrives with.
+          out_shardings: the outputs' shardings (tree), or None to let XLA choose.
+          donate_argnums: arguments whose buffers the outputs may reuse.
+          static_argnames: keyword arguments that are compile-time constants.
+        """
+        options: dict[str, Any] = {
+            "donate_argnums": tuple(donate_argnums),
+            "static_argnames": tuple(static_argnames),
+        }
+        if in_shardings is not None:
+            options["in_shardings"] = in_shardings
+        if out_shardings is not None:
+            options["out_shardings"] = out_shardings
+        return PartitionedFunction(jax.jit(fn, **options), self)
 
     def sharding(self, logical_axes: Sequence[str | None]) -> NamedSharding:
         """NamedSharding of an array with these logical axis names."""
-        spec = nn.logical_to_mesh_axes(tuple(logical_axes), self.rules)
+        spec = nn.logical_to_mesh_axes(tuple(logical_axes), list(self.rules))
         return NamedSharding(self.mesh, spec)
 
     def param_shardings(self, abstract_params: Any) -> Any:
         """Tree of NamedSharding for a tree boxed with logical names (``nn.LogicallyPartitioned``);
         the result matches the unboxed tree. Unboxed leaves are replicated."""
-        specs = nn.get_partition_spec(abstract_params)
-        return nn.logical_to_mesh_sharding(specs, self.mesh, self.rules)
+        return self.logical_shardings(nn.get_partition_spec(abstract_params))
+
+    def logical_shardings(self, logical_specs: Any) -> Any:
+        """Tree of NamedSharding for a tree of ``PartitionSpec``s of logical axis names."""
+        return nn.logical_to_mesh_sharding(logical_specs, self.mesh, list(self.rules))
 
     def data_sharding(self) -> NamedSharding:
         """Batch-major arrays: leading axis over ``data``, the rest replicated."""
@@ -206,12 +277,11 @@ class Partitioner:
         return NamedSharding(self.mesh, PartitionSpec())
 
     def shard_init(self, init_fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``init_fn(*args)`` (returning a tree boxed with logical names) under ``jax.jit``
-        with output shardings, so every array is created already sharded. Returns the
-        unboxed tree."""
+        """Run ``init_fn(*args)`` (returning a tree boxed with logical names) compiled with
+        output shardings, so every array is created already sharded. Returns the unboxed
+        tree."""
         with self.activate():
             abstract = jax.eval_shape(init_fn, *args)
-            shardings = self.param_shardings(abstract)
-            return jax.jit(lambda *inputs: nn.unbox(init_fn(*inputs)), out_shardings=shardings)(
-                *args
-            )
+        shardings = self.param_shardings(abstract)
+        unboxed = self.partition(lambda *inputs: nn.unbox(init_fn(*inputs)), None, shardings)
+        return unboxed(*args)

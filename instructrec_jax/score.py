@@ -25,9 +25,7 @@ resolve_model_config` follow the same rule.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import functools
 import json
 import os
 import sys
@@ -36,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from instructrec_jax import compilation_cache
@@ -51,13 +48,19 @@ from instructrec_jax.gin_cli import (
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
+from instructrec_jax.inference.buckets import (
+    EOS_ID,
+    pad_instruction_rows,
+    pad_token_rows,
+    round_up_to_bucket,
+)
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.scoring import sequence_log_likelihood
-from instructrec_jax.models.t5 import Transformer, abstract_params
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.models.t5 import abstract_params
 from instructrec_jax.partitioning import Partitioner, make_mesh
 
-EOS_ID = 1
-MIN_BUCKET = 8
+LENGTH_BUCKETS = tuple(8 << power for power in range(10))
+"""Padded lengths: powers of two from 8 to 4096 (beyond: multiples of 4096)."""
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -146,26 +149,9 @@ def read_examples(
 
 
 def bucket_length(length: int) -> int:
-    """The next power of two >= length (at least MIN_BUCKET), so few programs compile."""
-    return max(MIN_BUCKET, 1 << (max(length, 1) - 1).bit_length())
-
-
-def _pad_rows(rows: Sequence[Sequence[int]], num_rows: int, length: int) -> np.ndarray:
-    out = np.zeros((num_rows, length), np.int32)
-    for index, row in enumerate(rows):
-        out[index, : len(row)] = row
-    return out
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _score_batch(
-    model: Transformer, params: Any, encoder_tokens: jax.Array, targets: jax.Array
-) -> jax.Array:
-    decoder_inputs = jnp.pad(targets[:, :-1], ((0, 0), (1, 0)))
-    logits = model.apply(
-        {"params": params}, encoder_tokens, decoder_inputs, decoder_target_tokens=targets
-    )
-    return sequence_log_likelihood(logits, targets)
+    """The padded length of ``length`` tokens (:data:`LENGTH_BUCKETS`), so few programs
+    compile."""
+    return round_up_to_bucket(length, LENGTH_BUCKETS, "length")
 
 
 def score_examples(
@@ -175,32 +161,22 @@ def score_examples(
     batch_size: int = 32,
     partitioner: Partitioner | None = None,
 ) -> np.ndarray:
-    """Scores [len(examples)] (nats) in input order.
+    """Scores [len(examples)] (nats) in input order: :meth:`EncoderDecoderModel.score_batch`.
 
     Examples are sorted by length and batched; every batch has ``batch_size`` rows and
-    power-of-two lengths, so the number of compiled programs stays small. With a
-    ``partitioner`` (params already placed by it) batches are split over its ``data`` axis.
+    bucketed lengths, so the number of compiled programs stays small. Batches are split
+    over the ``data`` axis of ``partitioner`` (default: one device; params already placed
+    by it).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if partitioner is not None and batch_size % partitioner.mesh.shape["data"]:
+    partitioner = partitioner or Partitioner.single_device()
+    if batch_size % partitioner.mesh.shape["data"]:
         raise ValueError(
             f"batch_size {batch_size} must be a multiple of the mesh's data axis "
             f"({partitioner.mesh.shape['data']})"
         )
-    context = partitioner.activate() if partitioner is not None else contextlib.nullcontext()
-    with context:
-        return _score_sorted_batches(params, config, examples, batch_size, partitioner)
-
-
-def _score_sorted_batches(
-    params: Any,
-    config: T5Config,
-    examples: Sequence[ScoreExample],
-    batch_size: int,
-    partitioner: Partitioner | None,
-) -> np.ndarray:
-    model = Transformer(config)
+    score_batch = partitioner.partition(EncoderDecoderModel(config).score_batch)
     order = sorted(
         range(len(examples)), key=lambda i: (len(examples[i].inputs), len(examples[i].targets))
     )
@@ -208,17 +184,18 @@ def _score_sorted_batches(
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         batch = [examples[i] for i in chosen]
-        encoder = _pad_rows(
-            [e.inputs for e in batch], batch_size, bucket_length(max(len(e.inputs) for e in batch))
+        encoder = pad_instruction_rows(
+            [e.inputs for e in batch], bucket_length(max(len(e.inputs) for e in batch)), batch_size
         )
-        targets = _pad_rows(
+        targets = pad_token_rows(
             [e.targets for e in batch],
-            batch_size,
             bucket_length(max(len(e.targets) for e in batch)),
+            batch_size,
         )
-        if partitioner is not None:
-            encoder, targets = jax.device_put((encoder, targets), partitioner.data_sharding())
-        batch_scores = np.asarray(_score_batch(model, params, encoder, targets))
+        features = {"encoder_input_tokens": encoder, "decoder_target_tokens": targets}
+        batch_scores = np.asarray(
+            score_batch(params, jax.device_put(features, partitioner.data_sharding()))
+        )
         scores[chosen] = batch_scores[: len(batch)]
     return scores
 
@@ -290,12 +267,11 @@ def score_file(
     check_writable(output_path)
     examples = read_examples(input_path, config.vocab_size, vocab_path)
     host_params = load_params(checkpoint, config)
-    partitioner = None
     if num_partitions is None:
-        params = jax.device_put(host_params)
+        partitioner = Partitioner.single_device()
     else:
         partitioner = Partitioner(make_mesh(num_partitions))
-        params = jax.device_put(host_params, partitioner.param_shardings(abstract_params(config)))
+    params = jax.device_put(host_params, partitioner.param_shardings(abstract_params(config)))
     del host_params
     scores = score_examples(params, config, examples, batch_size, partitioner)
     write_scores(output_path, examples, scores)

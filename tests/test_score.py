@@ -13,7 +13,7 @@ import pytest
 import gin
 from instructrec_jax.checkpoints import export_hf
 from instructrec_jax.gin_cli import REPO_GIN_DIR
-from instructrec_jax.models.scoring import sequence_log_likelihood
+from instructrec_jax.models.losses import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, init_params
 from instructrec_jax.score import ScoreInputError, bucket_length, main, score_file
 from tests.t5_configs import tiny_t5_config

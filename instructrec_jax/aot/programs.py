@@ -1,35 +1,38 @@
 """The programs the compile check compiles: the train step and the evaluation scoring step.
 
-Each is a ``jax.jit`` plus abstract arguments (``jax.ShapeDtypeStruct`` with shardings on
+Each is a function compiled by a :class:`~instructrec_jax.partitioning.Partitioner` plus
+abstract arguments (``jax.ShapeDtypeStruct`` with shardings on
 the target's mesh), so it lowers and compiles without an array ever being allocated.
 Per-device sizes of the parameters and optimizer state come from those shardings.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import flax.linen as nn
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
 from instructrec_jax.aot import MODES
-from instructrec_jax.inference.scoring import score_candidates
-from instructrec_jax.models.t5 import Transformer, abstract_params
-from instructrec_jax.partitioning import LogicalRules, Partitioner, standard_logical_axis_rules
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.models.t5 import abstract_params
+from instructrec_jax.partitioning import (
+    LogicalRules,
+    PartitionedFunction,
+    Partitioner,
+    standard_logical_axis_rules,
+)
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.program import abstract_train_batch, build_train_program
 
 
 @dataclasses.dataclass(frozen=True)
 class Program:
-    """A jitted function, its abstract arguments and where they live.
+    """A compiled function, its abstract arguments and where they live.
 
     ``parameter_bytes`` / ``optimizer_state_bytes`` / ``argument_bytes``: bytes one device
     holds of each (the arguments include the batch); ``shape``: the global input shapes,
@@ -37,7 +40,7 @@ class Program:
     """
 
     name: str
-    jitted: Any
+    jitted: PartitionedFunction
     args: tuple[Any, ...]
     mesh: Mesh
     rules: LogicalRules
@@ -50,16 +53,9 @@ class Program:
         """Bytes one device holds of all arguments."""
         return bytes_per_device(self.args)
 
-    @contextlib.contextmanager
-    def context(self) -> Iterator[None]:
-        """The mesh and logical rules the model's sharding constraints read."""
-        with jax.set_mesh(self.mesh), nn.logical_axis_rules(list(self.rules)):
-            yield
-
     def lower(self) -> Any:
-        """``jax.stages.Lowered`` of the program."""
-        with self.context():
-            return self.jitted.lower(*self.args)
+        """``jax.stages.Lowered`` of the program (under its mesh and logical rules)."""
+        return self.jitted.lower(*self.args)
 
 
 def bytes_per_device(tree: Any) -> int:
@@ -79,7 +75,7 @@ def train_program(config: TrainConfig, mesh: Mesh, batch_size: int) -> Program:
     lengths = config.task_feature_lengths
     return Program(
         name="train step",
-        jitted=program.jitted(),
+        jitted=program.step_fn(),
         args=(state, batch),
         mesh=mesh,
         rules=program.rules,
@@ -90,30 +86,30 @@ def train_program(config: TrainConfig, mesh: Mesh, batch_size: int) -> Program:
 
 
 def score_program(config: TrainConfig, mesh: Mesh, batch_size: int, num_candidates: int) -> Program:
-    """The evaluation scoring step (:func:`score_candidates`: encode the instructions, project
+    """The evaluation scoring step (``EncoderDecoderModel.score_candidates``: encode the
+    instructions, project
     the cross-attention keys/values, score every candidate in one teacher-forced pass):
     ``batch_size`` instructions of ``inputs`` tokens, each with ``num_candidates``
     candidates of ``targets`` tokens, parameters sharded by the run's rules."""
-    rules = standard_logical_axis_rules(config.fsdp)
+    partitioner = Partitioner(mesh, standard_logical_axis_rules(config.fsdp))
     model_config = config.model
     boxed = abstract_params(model_config)
-    shardings = Partitioner(mesh, rules).param_shardings(boxed)
+    shardings = partitioner.param_shardings(boxed)
     params = jax.tree.map(
         lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
         nn.unbox(boxed),
         shardings,
     )
-    rows = NamedSharding(mesh, PartitionSpec("data"))
+    rows = partitioner.data_sharding()
     inputs, targets = (int(config.task_feature_lengths[key]) for key in ("inputs", "targets"))
     instructions = jax.ShapeDtypeStruct((batch_size, inputs), "int32", sharding=rows)
     candidates = jax.ShapeDtypeStruct((batch_size, num_candidates, targets), "int32", sharding=rows)
-    score = functools.partial(score_candidates, Transformer(model_config))
     return Program(
         name="scoring step",
-        jitted=jax.jit(score),
+        jitted=partitioner.partition(EncoderDecoderModel(model_config).score_candidates),
         args=(params, instructions, candidates),
         mesh=mesh,
-        rules=rules,
+        rules=partitioner.rules,
         parameter_bytes=bytes_per_device(params),
         optimizer_state_bytes=0,
         shape=f"{batch_size} x {inputs} instruction tokens, {num_candidates} x {targets} "

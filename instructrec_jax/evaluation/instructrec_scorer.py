@@ -227,7 +227,9 @@ class InstructRecScorer:
             yes_id, no_id = answer_token_ids(self.tokenizer)
             engine = self.engine
             self._pointwise.append(
-                PointwiseScorer(engine.module, engine.params, yes_id, no_id, engine.buckets)
+                PointwiseScorer(
+                    engine.model, engine.params, yes_id, no_id, engine.buckets, engine.partitioner
+                )
             )
         instructions, _ = self.render_instructions(examples, candidate_lists)
         log_odds = self._pointwise[0].score(instructions)

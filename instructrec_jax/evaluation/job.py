@@ -130,20 +130,25 @@ def make_engine(
 
     The batch size is rounded up to a multiple of the data-axis size.
     """
-    from instructrec_jax.models.t5 import Transformer, abstract_params
+    import jax
 
-    buckets = buckets or ScoringBuckets()
-    module = Transformer(config)
-    mesh = scoring_mesh(num_partitions)
-    if mesh is None:
-        return ScoringEngine(module, params, buckets, length_normalize=length_normalize)
+    from instructrec_jax.models.model import EncoderDecoderModel
+    from instructrec_jax.models.t5 import abstract_params
     from instructrec_jax.partitioning import Partitioner
 
-    data = mesh.shape["data"]
-    batch = -(-buckets.batch_size // data) * data
-    buckets = dataclasses.replace(buckets, batch_size=batch)
-    shardings = Partitioner(mesh).param_shardings(abstract_params(config))
-    return ScoringEngine(module, params, buckets, mesh, shardings, length_normalize)
+    buckets = buckets or ScoringBuckets()
+    model = EncoderDecoderModel(config)
+    mesh = scoring_mesh(num_partitions)
+    if mesh is None:
+        # This process's own device: in a multi-process evaluation each scores its users.
+        partitioner = Partitioner.single_device(jax.local_devices()[0])
+    else:
+        partitioner = Partitioner(mesh)
+        data = mesh.shape["data"]
+        batch = -(-buckets.batch_size // data) * data
+        buckets = dataclasses.replace(buckets, batch_size=batch)
+    shardings = partitioner.param_shardings(abstract_params(config))
+    return ScoringEngine(model, params, buckets, partitioner, shardings, length_normalize)
 
 
 def make_instructrec_scorer(

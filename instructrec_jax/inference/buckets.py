@@ -16,8 +16,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-PAD_ID = 0
-EOS_ID = 1
+from instructrec_jax.tasks.vocab import EOS_ID, PAD_ID
+
+__all__ = [
+    "EOS_ID",
+    "PAD_ID",
+    "ScoringBuckets",
+    "pad_array",
+    "pad_instruction_rows",
+    "pad_token_rows",
+    "round_up_to_bucket",
+    "used_length",
+]
 
 
 def round_up_to_bucket(value: int, buckets: Sequence[int], what: str) -> int:
@@ -87,14 +97,26 @@ class ScoringBuckets:
         return round_up_to_bucket(count, self.candidate_counts, "candidate count")
 
 
-def pad_token_rows(rows: Sequence[Sequence[int]], length: int) -> np.ndarray:
-    """Right-pad token id lists with 0 into an int32 array [len(rows), length]."""
-    out = np.full((len(rows), length), PAD_ID, dtype=np.int32)
+def pad_token_rows(
+    rows: Sequence[Sequence[int]], length: int, num_rows: int | None = None
+) -> np.ndarray:
+    """Right-pad token id lists with 0 into an int32 array [num_rows, length]; rows beyond
+    ``len(rows)`` (default: none) are all padding."""
+    num_rows = len(rows) if num_rows is None else num_rows
+    if num_rows < len(rows):
+        raise ValueError(f"{len(rows)} rows do not fit in {num_rows}")
+    out = np.full((num_rows, length), PAD_ID, dtype=np.int32)
     for i, row in enumerate(rows):
         if len(row) > length:
             raise ValueError(f"row {i} has {len(row)} tokens, more than the padded {length}")
         out[i, : len(row)] = row
     return out
+
+
+def pad_instruction_rows(rows: Sequence[Sequence[int]], length: int, num_rows: int) -> np.ndarray:
+    """:func:`pad_token_rows` for encoder inputs: the ``num_rows - len(rows)`` filler rows
+    hold a lone EOS, so no attention row is fully masked (their outputs are dropped)."""
+    return pad_token_rows([*rows, *([[EOS_ID]] * (num_rows - len(rows)))], length)
 
 
 def pad_array(array: np.ndarray, shape: Sequence[int], fill: int = PAD_ID) -> np.ndarray:

@@ -3,8 +3,9 @@
 :class:`ScoringEngine` turns ragged token lists into a few fixed shapes (see
 :mod:`instructrec_jax.inference.buckets`), runs two jitted programs per shape (encode +
 cross keys/values, then score a chunk of candidates against them) and returns numpy scores.
-With a mesh, batch rows (users) are split over the ``'data'`` axis and parameters are
-replicated unless explicit parameter shardings are given.
+Both are :class:`~instructrec_jax.models.model.EncoderDecoderModel` methods compiled by a
+:class:`~instructrec_jax.partitioning.Partitioner`: batch rows (users) are split over its
+``'data'`` axis and parameters are replicated unless explicit parameter shardings are given.
 """
 
 from __future__ import annotations
@@ -15,73 +16,62 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from instructrec_jax.inference import buckets as buckets_lib
-from instructrec_jax.inference import model_fns
-from instructrec_jax.inference.scoring import score_with_cross_kv
+from instructrec_jax.models.model import EncoderDecoderModel, Params, as_model
+from instructrec_jax.models.t5 import Transformer
+from instructrec_jax.partitioning import Partitioner
 
 TokenIds = Sequence[int]
-
-
-def _encode_and_project(
-    module: Any, params: model_fns.Params, instructions: jax.Array
-) -> model_fns.CrossKV:
-    encoded = model_fns.encode(module, params, instructions)
-    return model_fns.cross_attention_kv(module, params, encoded)
 
 
 class ScoringEngine:
     """Scores token-level candidates for token-level instructions.
 
     Args:
-      module: the ``Transformer`` flax module.
+      model: the :class:`EncoderDecoderModel` (or a bare ``Transformer`` module).
       params: its ``'params'`` collection (host or device arrays).
       buckets: allowed shapes; ``buckets.batch_size`` rows per call.
-      mesh: optional device mesh with a ``'data'`` axis; rows are sharded over it.
+      partitioner: mesh and logical axis rules the programs compile and run under; rows
+        are sharded over its ``'data'`` axis (default: one device).
       param_shardings: optional pytree of shardings for ``params`` (default: replicated
-        on ``mesh``).
+        on the partitioner's mesh).
       length_normalize: divide each candidate's log-likelihood by its token count.
     """
 
     def __init__(
         self,
-        module: Any,
-        params: model_fns.Params,
+        model: EncoderDecoderModel | Transformer,
+        params: Params,
         buckets: buckets_lib.ScoringBuckets | None = None,
-        mesh: Mesh | None = None,
+        partitioner: Partitioner | None = None,
         param_shardings: Any = None,
         length_normalize: bool = False,
     ) -> None:
-        self.module = module
+        self.model = as_model(model)
         self.buckets = buckets or buckets_lib.ScoringBuckets()
-        self.mesh = mesh
+        self.partitioner = partitioner or Partitioner.single_device()
         self.length_normalize = length_normalize
-        if mesh is not None:
-            data_size = mesh.shape.get("data", 1)
-            if self.buckets.batch_size % data_size:
-                raise ValueError(
-                    f"batch_size {self.buckets.batch_size} is not a multiple of the mesh's "
-                    f"data axis ({data_size})"
-                )
-            if param_shardings is None:
-                param_shardings = NamedSharding(mesh, PartitionSpec())
-            params = jax.device_put(params, param_shardings)
-        self.params = params
-        self._encode = jax.jit(functools.partial(_encode_and_project, module))
-        self._score = jax.jit(
-            functools.partial(score_with_cross_kv, module, length_normalize=length_normalize)
+        data_size = self.partitioner.mesh.shape["data"]
+        if self.buckets.batch_size % data_size:
+            raise ValueError(
+                f"batch_size {self.buckets.batch_size} is not a multiple of the mesh's "
+                f"data axis ({data_size})"
+            )
+        if param_shardings is None:
+            param_shardings = self.partitioner.replicated()
+        self.params = jax.device_put(params, param_shardings)
+        self._encode = self.partitioner.partition(self.model.encode_and_project)
+        self._score = self.partitioner.partition(
+            functools.partial(self.model.score_with_cross_kv, length_normalize=length_normalize)
         )
 
     def compiled_programs(self) -> int:
-        """How many programs the two jitted functions have compiled so far."""
-        return int(self._encode._cache_size() + self._score._cache_size())
+        """How many programs the two compiled functions have compiled so far."""
+        return self._encode.compiled_programs() + self._score.compiled_programs()
 
     def _put_rows(self, array: np.ndarray) -> jax.Array:
-        if self.mesh is None:
-            return jax.numpy.asarray(array)
-        spec = PartitionSpec("data", *([None] * (array.ndim - 1)))
-        return jax.device_put(array, NamedSharding(self.mesh, spec))
+        return jax.device_put(array, self.partitioner.data_sharding())
 
     def score(
         self, instructions: Sequence[TokenIds], candidates: Sequence[Sequence[TokenIds]]
@@ -125,9 +115,9 @@ class ScoringEngine:
         rows = len(instructions)
         batch_size = self.buckets.batch_size
         input_length = self.buckets.input_length(max(len(t) for t in instructions))
-        # Padding rows hold a lone EOS so no attention row is fully masked.
-        padded_inputs = [*instructions, *([[buckets_lib.EOS_ID]] * (batch_size - rows))]
-        encoder_tokens = self._put_rows(buckets_lib.pad_token_rows(padded_inputs, input_length))
+        encoder_tokens = self._put_rows(
+            buckets_lib.pad_instruction_rows(instructions, input_length, batch_size)
+        )
         cross_kv = self._encode(self.params, encoder_tokens)
         num_candidates = len(candidates[0])
         chunk = self.buckets.max_candidates_per_call

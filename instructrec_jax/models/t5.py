@@ -32,6 +32,7 @@ from instructrec_jax.models.attention import default_positions, mask_to_bias, se
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.layers import Embed
 from instructrec_jax.models.stacks import CrossKV, Decoder, Encoder
+from instructrec_jax.partitioning import Partitioner
 
 
 class Transformer(nn.Module):
@@ -174,7 +175,10 @@ def init_params(config: T5Config, rng: jax.Array) -> Any:
     """Freshly initialized parameters (plain arrays, no logical-axis boxes)."""
     model = Transformer(config)
     tokens = jnp.ones((1, 1), jnp.int32)
-    return jax.jit(lambda key: nn.unbox(model.init(key, tokens, tokens)["params"]))(rng)
+    init = Partitioner.single_device().partition(
+        lambda key: nn.unbox(model.init(key, tokens, tokens)["params"])
+    )
+    return init(rng)
 
 
 def init_decode_cache(

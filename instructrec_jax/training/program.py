@@ -13,18 +13,24 @@ from typing import Any
 
 import jax
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding
 
-from instructrec_jax.models.t5 import Transformer
-from instructrec_jax.partitioning import LogicalRules, make_mesh, standard_logical_axis_rules
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.partitioning import (
+    LogicalRules,
+    PartitionedFunction,
+    Partitioner,
+    make_mesh,
+    standard_logical_axis_rules,
+)
 from instructrec_jax.training.config import TrainConfig
 from instructrec_jax.training.optimizer import learning_rate_schedule
 from instructrec_jax.training.state import StateLayout, build_layout
 from instructrec_jax.training.step import (
-    TrainStepFn,
+    EvalStepFn,
     jit_train_step,
+    make_eval_step,
     make_train_step,
-    sharded_train_step_jit,
 )
 
 
@@ -46,47 +52,52 @@ def train_mesh(
 
 @dataclasses.dataclass(frozen=True)
 class TrainProgram:
-    """Everything the train step is made of; ``pure_step`` is not jitted yet."""
+    """Everything the train step is made of; ``pure_step`` is not compiled yet. Every
+    program of the run is compiled by ``layout.partitioner``."""
 
-    mesh: Mesh
-    rules: LogicalRules
     schedule: optax.Schedule
     layout: StateLayout
-    model: Transformer
+    model: EncoderDecoderModel
     batch_sharding: NamedSharding
     pure_step: Any
 
-    def step_fn(self) -> TrainStepFn:
-        """The step as training calls it (state donated, run under the mesh and rules)."""
-        return jit_train_step(
-            self.pure_step, self.layout, self.mesh, self.rules, self.batch_sharding
-        )
+    @property
+    def mesh(self) -> Mesh:
+        """The run's device mesh."""
+        return self.layout.partitioner.mesh
 
-    def jitted(self) -> Any:
-        """The ``jax.jit`` of the step (lower it under :meth:`Partitioner.activate`-style
-        mesh and rules contexts)."""
-        return sharded_train_step_jit(self.pure_step, self.layout, self.batch_sharding)
+    @property
+    def rules(self) -> LogicalRules:
+        """The run's logical axis rules."""
+        return self.layout.partitioner.rules
+
+    def step_fn(self) -> PartitionedFunction:
+        """The compiled step (state donated; runs, traces and lowers under the mesh and
+        rules)."""
+        return jit_train_step(self.pure_step, self.layout, self.batch_sharding)
+
+    def eval_step_fn(self) -> EvalStepFn:
+        """The compiled validation step (no dropout)."""
+        return make_eval_step(self.model, self.layout, self.batch_sharding)
 
 
 def build_train_program(config: TrainConfig, mesh: Mesh) -> TrainProgram:
     """The train step of ``config`` on ``mesh`` (shapes and shardings only; no arrays)."""
-    rules = standard_logical_axis_rules(config.fsdp)
+    partitioner = Partitioner(mesh, standard_logical_axis_rules(config.fsdp))
     schedule = learning_rate_schedule(
         config.learning_rate, config.learning_rate_schedule, config.warmup_steps
     )
     model_config = config.model
-    layout = build_layout(model_config, mesh, rules, schedule, config.optimizer)
-    model = Transformer(model_config)
+    layout = build_layout(model_config, partitioner, schedule, config.optimizer)
+    model = EncoderDecoderModel(model_config, z_loss=config.z_loss)
     pure_step = make_train_step(
         model,
         layout,
-        z_loss=config.z_loss,
         num_microbatches=config.num_microbatches,
         dropout=model_config.dropout_rate > 0,
         seed=config.seed,
     )
-    batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
-    return TrainProgram(mesh, rules, schedule, layout, model, batch_sharding, pure_step)
+    return TrainProgram(schedule, layout, model, partitioner.data_sharding(), pure_step)
 
 
 def train_batch_features(pack: bool) -> tuple[tuple[str, str], ...]:

@@ -2,14 +2,13 @@
 
 Shardings come from the parameters' logical axis names (``nn.with_logical_partitioning`` in
 the model) through logical axis rules onto the ('data', 'model') mesh. The state is built
-by a ``jax.jit`` whose ``out_shardings`` are those shardings, so no device ever holds the
-whole unsharded state.
+by a function the layout's :class:`~instructrec_jax.partitioning.Partitioner` compiles with
+those shardings as ``out_shardings``, so no device ever holds the whole unsharded state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -17,10 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.t5 import Transformer, abstract_params
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.models.t5 import abstract_params
+from instructrec_jax.partitioning import Partitioner
 from instructrec_jax.training.optimizer import (
     AdafactorConfig,
     FactoredAdafactorState,
@@ -29,8 +29,6 @@ from instructrec_jax.training.optimizer import (
     plan_tree,
     state_partition_specs,
 )
-
-LogicalRules = Sequence[tuple[str, str | tuple[str, ...] | None]]
 
 
 class TrainState(NamedTuple):
@@ -52,11 +50,13 @@ class TrainState(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class StateLayout:
-    """The optimizer and the shardings of every part of the train state."""
+    """The optimizer, the shardings of every part of the train state, and the partitioner
+    (mesh + logical rules) every train-state program is compiled with."""
 
     optimizer: optax.GradientTransformationExtraArgs
     state_shardings: TrainState
     abstract_state: TrainState
+    partitioner: Partitioner
 
     @property
     def param_shardings(self) -> Any:
@@ -64,14 +64,9 @@ class StateLayout:
         return self.state_shardings.params
 
 
-def _logical_to_mesh(specs: Any, mesh: Mesh, rules: LogicalRules) -> Any:
-    return nn.logical_to_mesh_sharding(specs, mesh, list(rules))
-
-
 def build_layout(
     model_config: T5Config,
-    mesh: Mesh,
-    rules: LogicalRules,
+    partitioner: Partitioner,
     learning_rate: Schedule,
     adafactor: AdafactorConfig,
 ) -> StateLayout:
@@ -83,9 +78,9 @@ def build_layout(
     optimizer = factored_adafactor(learning_rate, plans, adafactor, model_config.cpu_rewrites)
     opt_specs = state_partition_specs(logical_specs, plans)
     shardings = TrainState(
-        step=NamedSharding(mesh, PartitionSpec()),
-        params=_logical_to_mesh(logical_specs, mesh, rules),
-        opt_state=_logical_to_mesh(opt_specs, mesh, rules),
+        step=partitioner.replicated(),
+        params=partitioner.logical_shardings(logical_specs),
+        opt_state=partitioner.logical_shardings(opt_specs),
     )
     abstract_opt = jax.eval_shape(optimizer.init, shapes)
     abstract = TrainState(jax.ShapeDtypeStruct((), jnp.int32), shapes, abstract_opt)
@@ -94,19 +89,18 @@ def build_layout(
         abstract,
         shardings,
     )
-    return StateLayout(optimizer, shardings, abstract)
+    return StateLayout(optimizer, shardings, abstract, partitioner)
 
 
 def init_state(layout: StateLayout, model_config: T5Config, seed: int) -> TrainState:
     """Fresh parameters from ``seed`` and a zero optimizer state, created sharded."""
-    model = Transformer(model_config)
+    model = EncoderDecoderModel(model_config)
 
     def make() -> TrainState:
-        tokens = jnp.ones((1, 1), jnp.int32)
-        params = nn.unbox(model.init(jax.random.PRNGKey(seed), tokens, tokens)["params"])
+        params = model.initial_params(jax.random.PRNGKey(seed))
         return TrainState(jnp.zeros((), jnp.int32), params, layout.optimizer.init(params))
 
-    return jax.jit(make, out_shardings=layout.state_shardings)()
+    return layout.partitioner.partition(make, out_shardings=layout.state_shardings)()
 
 
 def _place_sharded(path: Any, value: Any, target: jax.ShapeDtypeStruct) -> jax.Array:
@@ -135,7 +129,7 @@ def state_from_params(layout: StateLayout, params: Any, step: int = 0) -> TrainS
     """
     abstract_params_tree = layout.abstract_state.params
     placed = jax.tree_util.tree_map_with_path(_place_sharded, params, abstract_params_tree)
-    init_opt: Callable[[Any], Any] = jax.jit(
+    init_opt = layout.partitioner.partition(
         layout.optimizer.init, out_shardings=layout.state_shardings.opt_state
     )
     step_array = jax.device_put(jnp.asarray(step, jnp.int32), layout.state_shardings.step)

@@ -1,4 +1,4 @@
-"""The jitted train and evaluation steps.
+"""The train and evaluation steps, compiled by the layout's partitioner.
 
 Train step: the global batch [B, ...] is split into ``num_microbatches`` interleaved
 microbatches (row ``r`` goes to microbatch ``r % M``, so every device keeps its rows);
@@ -14,52 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import NamedSharding
 
-from instructrec_jax.models.t5 import Transformer
-from instructrec_jax.training.losses import LossSums, normalized_metrics, token_loss_sums
-from instructrec_jax.training.state import LogicalRules, StateLayout, TrainState
+from instructrec_jax.models.losses import LossSums, normalized_metrics
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.partitioning import PartitionedFunction
+from instructrec_jax.training.state import StateLayout, TrainState
 
 Batch = Mapping[str, jax.Array]
 TrainStepFn = Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]
 EvalStepFn = Callable[[Any, Batch], LossSums]
-
-MODEL_FEATURES = (
-    "encoder_input_tokens",
-    "decoder_input_tokens",
-    "decoder_target_tokens",
-    "encoder_segment_ids",
-    "decoder_segment_ids",
-    "encoder_positions",
-    "decoder_positions",
-)
-
-
-def _model_inputs(batch: Batch) -> dict[str, jax.Array]:
-    return {name: batch[name] for name in MODEL_FEATURES if name in batch}
-
-
-def batch_loss_sums(
-    model: Transformer,
-    params: Any,
-    batch: Batch,
-    z_loss: float,
-    dropout_rng: jax.Array | None,
-) -> LossSums:
-    """Loss sums of one (micro)batch; dropout is on when ``dropout_rng`` is given."""
-    logits = model.apply(
-        {"params": params},
-        **_model_inputs(batch),
-        enable_dropout=dropout_rng is not None,
-        rngs={"dropout": dropout_rng} if dropout_rng is not None else None,
-    )
-    return token_loss_sums(
-        logits, batch["decoder_target_tokens"], batch["decoder_loss_weights"], z_loss
-    )
 
 
 def _split_microbatches(batch: Batch, count: int) -> dict[str, jax.Array]:
@@ -73,15 +40,15 @@ def _split_microbatches(batch: Batch, count: int) -> dict[str, jax.Array]:
 
 
 def make_train_step(
-    model: Transformer,
+    model: EncoderDecoderModel,
     layout: StateLayout,
     *,
-    z_loss: float,
     num_microbatches: int,
     dropout: bool,
     seed: int,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
-    """The pure train step ``(state, batch) -> (state, metrics)`` (not yet jitted).
+    """The pure train step ``(state, batch) -> (state, metrics)`` (not yet compiled) of
+    ``model.loss_fn`` (cross-entropy + the model's z-loss).
 
     Metrics (float32 scalars): loss, cross_entropy_loss, z_loss, accuracy, target_tokens,
     ``grad_norm`` (global L2 norm of the token-normalized gradients) and ``finite`` (1.0 when
@@ -89,11 +56,7 @@ def make_train_step(
     """
     optimizer: optax.GradientTransformationExtraArgs = layout.optimizer
 
-    def objective(params: Any, micro: Batch, rng: jax.Array | None) -> tuple[jax.Array, LossSums]:
-        sums = batch_loss_sums(model, params, micro, z_loss, rng)
-        return sums.cross_entropy + sums.z_loss, sums
-
-    grad_fn = jax.grad(objective, has_aux=True)
+    grad_fn = jax.grad(model.loss_fn, has_aux=True)
 
     def dropout_rng(step_rng: jax.Array, micro_index: jax.Array | int) -> jax.Array | None:
         """The dropout key of one microbatch, or None without dropout."""
@@ -141,15 +104,16 @@ def make_train_step(
     return step
 
 
-def sharded_train_step_jit(
+def jit_train_step(
     step: Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]],
     layout: StateLayout,
     batch_sharding: NamedSharding,
-) -> Any:
-    """The ``jax.jit`` of the train step with the state's shardings in and out and the state
-    donated; call, ``.lower`` or ``.trace`` it under ``jax.set_mesh`` and the logical axis
-    rules (ahead-of-time compilation lowers it with ``layout.abstract_state``)."""
-    return jax.jit(
+) -> PartitionedFunction:
+    """The train step compiled by ``layout.partitioner`` with the state's shardings in and
+    out and the state buffer donated. Calling, ``.lower`` or ``.trace`` runs under the mesh
+    and the logical axis rules (ahead-of-time compilation lowers it with
+    ``layout.abstract_state``)."""
+    return layout.partitioner.partition(
         step,
         in_shardings=(layout.state_shardings, batch_sharding),
         out_shardings=(layout.state_shardings, None),
@@ -157,43 +121,14 @@ def sharded_train_step_jit(
     )
 
 
-def jit_train_step(
-    step: Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]],
-    layout: StateLayout,
-    mesh: Mesh,
-    rules: LogicalRules,
-    batch_sharding: NamedSharding,
-) -> TrainStepFn:
-    """``jax.jit`` with the state's shardings in and out; the state buffer is donated.
-
-    The returned function runs (and so traces) under the mesh and the logical axis rules.
-    """
-    jitted = sharded_train_step_jit(step, layout, batch_sharding)
-
-    def run(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
-        with jax.set_mesh(mesh), nn.logical_axis_rules(list(rules)):
-            return jitted(state, batch)
-
-    return run
-
-
 def make_eval_step(
-    model: Transformer,
-    layout: StateLayout,
-    mesh: Mesh,
-    rules: LogicalRules,
-    batch_sharding: NamedSharding,
-    z_loss: float,
+    model: EncoderDecoderModel, layout: StateLayout, batch_sharding: NamedSharding
 ) -> EvalStepFn:
-    """Jitted ``(params, batch) -> LossSums`` without dropout (validation loss)."""
+    """Compiled ``(params, batch) -> LossSums`` without dropout (validation loss)."""
 
     def evaluate(params: Any, batch: Batch) -> LossSums:
-        return batch_loss_sums(model, params, batch, z_loss, None)
+        return model.loss_fn(params, batch)[1]
 
-    jitted = jax.jit(evaluate, in_shardings=(layout.param_shardings, batch_sharding))
-
-    def run(params: Any, batch: Batch) -> LossSums:
-        with jax.set_mesh(mesh), nn.logical_axis_rules(list(rules)):
-            return jitted(params, batch)
-
-    return run
+    return layout.partitioner.partition(
+        evaluate, in_shardings=(layout.param_shardings, batch_sharding)
+    )

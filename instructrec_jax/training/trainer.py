@@ -38,7 +38,6 @@ from instructrec_jax.training.state import (
     init_state,
     state_from_params,
 )
-from instructrec_jax.training.step import make_eval_step
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +72,7 @@ def _initial_state(
 
         base_step = initial_checkpoint_step(config.initial_checkpoint_path)
         # Each process reads only the slices of the parameters its devices hold.
-        params = load_params(
-            config.initial_checkpoint_path, config.model, layout.param_shardings
-        )
+        params = load_params(config.initial_checkpoint_path, config.model, layout.param_shardings)
         return state_from_params(layout, params, step=base_step), None, base_step
     return init_state(layout, config.model, config.seed), None, 0
 
@@ -113,14 +110,7 @@ def train(
             loop = TrainLoop(
                 config=config,
                 train_step=program.step_fn(),
-                eval_step=make_eval_step(
-                    program.model,
-                    layout,
-                    program.mesh,
-                    program.rules,
-                    batch_sharding,
-                    config.z_loss,
-                ),
+                eval_step=program.eval_step_fn(),
                 shard=input_pipeline.host_shard(batch_sharding, config.batch_size),
                 batch_sharding=batch_sharding,
                 schedule=program.schedule,

@@ -8,8 +8,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from instructrec_jax.models.losses import LossSums, normalized_metrics
 from instructrec_jax.training.input_pipeline import to_global
-from instructrec_jax.training.losses import LossSums, normalized_metrics
 
 
 def validation_metrics(

@@ -14,7 +14,7 @@ from instructrec_jax.checkpoints.loader import checkpoint_model_config, load_par
 from instructrec_jax.cli_errors import UsageError
 from instructrec_jax.evaluation.job import resolve_model_config
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.scoring import sequence_log_likelihood
+from instructrec_jax.models.losses import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, init_params
 from instructrec_jax.score import main as score_main
 from tests.checkpoints.test_t5x_formats import CONFIG, write_t5x_legacy

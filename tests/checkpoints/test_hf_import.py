@@ -9,7 +9,7 @@ import torch
 from hf_tiny import padded_batch
 
 from instructrec_jax.checkpoints.hf import config_from_hf, load_hf_params
-from instructrec_jax.models.scoring import sequence_log_likelihood
+from instructrec_jax.models.losses import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer
 
 TOLERANCE = 1e-4

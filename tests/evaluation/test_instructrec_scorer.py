@@ -17,10 +17,11 @@ from instructrec_jax.evaluation.instructrec_scorer import (
     rank_templates,
 )
 from instructrec_jax.evaluation.scorer import CandidateScorer
-from instructrec_jax.inference import buckets, pointwise, scoring
+from instructrec_jax.inference import buckets
 from instructrec_jax.inference.engine import ScoringEngine
 from instructrec_jax.instructions.teachers import HeuristicTeacher
 from instructrec_jax.instructions.templates import load_templates
+from instructrec_jax.models.model import EncoderDecoderModel
 from instructrec_jax.models.t5 import Transformer
 from tests.evaluation.helpers import small_dataset
 from tests.inference.conftest import VOCAB, random_params, small_config
@@ -83,7 +84,7 @@ def test_scores_follow_the_callers_candidate_order(scorer_and_model):
     ]
     encoder = buckets.pad_token_rows(instructions, 128)
     targets = np.stack([buckets.pad_token_rows(row, 16) for row in titles])
-    exact = jax.jit(functools.partial(scoring.score_candidates, module))(
+    exact = jax.jit(EncoderDecoderModel(module.config).score_candidates)(
         params, jnp.asarray(encoder), jnp.asarray(targets)
     )
     np.testing.assert_allclose(scores, np.asarray(exact), rtol=1e-5, atol=1e-5)
@@ -116,7 +117,9 @@ def test_pointwise_templates_rank_by_yes_log_odds(scorer_and_model):
     assert [s[0] for s in shown] == [c for e in examples for c in e.candidates]
     yes_id, no_id = WordTokenizer().encode("Yes")[0], WordTokenizer().encode("No")[0]
     expected = jax.jit(
-        functools.partial(pointwise.yes_log_odds, module, yes_id=yes_id, no_id=no_id)
+        functools.partial(
+            EncoderDecoderModel(module.config).yes_log_odds, yes_id=yes_id, no_id=no_id
+        )
     )(params, jnp.asarray(buckets.pad_token_rows(instructions, 128)))
     np.testing.assert_allclose(scores.ravel(), np.asarray(expected), rtol=1e-5, atol=1e-6)
 

@@ -7,16 +7,14 @@ reference functions are session fixtures so tests with equal shapes share compil
 
 from __future__ import annotations
 
-import functools
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from instructrec_jax.inference import scoring
 from instructrec_jax.models.config import T5Config
+from instructrec_jax.models.model import EncoderDecoderModel
 from instructrec_jax.models.t5 import Transformer, abstract_params
 from tests.t5_configs import tiny_t5_config
 
@@ -56,7 +54,7 @@ def tiny_model(tiny_config):
 def exact_scorer(tiny_model):
     """jitted score_candidates(params, instructions [B, L], candidates [B, N, T])."""
     module, _ = tiny_model
-    return jax.jit(functools.partial(scoring.score_candidates, module))
+    return jax.jit(EncoderDecoderModel(module.config).score_candidates)
 
 
 def random_tokens(rng: np.random.Generator, length: int) -> list[int]:

@@ -10,6 +10,7 @@ from jax.sharding import Mesh
 
 from instructrec_jax.inference import buckets
 from instructrec_jax.inference.engine import ScoringEngine
+from instructrec_jax.partitioning import Partitioner
 from tests.inference.conftest import ragged_batch
 
 SMALL_BUCKETS = buckets.ScoringBuckets(
@@ -62,7 +63,7 @@ def test_sharded_scores_equal_unsharded(tiny_model, batch_and_reference):
     instructions, candidates, expected = batch_and_reference
     assert len(jax.devices()) >= 8, "tests/conftest.py provides 8 CPU devices"
     mesh = Mesh(np.array(jax.devices()[:8]).reshape(4, 2), ("data", "model"))
-    sharded = ScoringEngine(module, params, SMALL_BUCKETS, mesh=mesh)
+    sharded = ScoringEngine(module, params, SMALL_BUCKETS, Partitioner(mesh))
     np.testing.assert_allclose(
         sharded.score(instructions, candidates), expected, rtol=1e-5, atol=1e-5
     )
@@ -85,5 +86,5 @@ def test_engine_rejects_bad_inputs(tiny_model):
         engine.score([[5, 1], [6, 1]], [[[7, 1], [8, 1]], [[], [8, 1]]])
     mesh = Mesh(np.array(jax.devices()[:8]).reshape(8, 1), ("data", "model"))
     with pytest.raises(ValueError, match="multiple of the mesh"):
-        ScoringEngine(module, params, buckets.ScoringBuckets(batch_size=4), mesh=mesh)
+        ScoringEngine(module, params, buckets.ScoringBuckets(batch_size=4), Partitioner(mesh))
     assert engine.compiled_programs() == 0

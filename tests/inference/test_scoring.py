@@ -8,7 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from instructrec_jax.inference import buckets, model_fns, scoring
+from instructrec_jax.inference import buckets
+from instructrec_jax.models.model import EncoderDecoderModel
 from tests.inference.conftest import ragged_batch
 
 
@@ -24,8 +25,8 @@ def _manual_log_likelihoods(module, params, instructions, candidates, input_leng
     encoder = buckets.pad_token_rows([i for i, _ in pairs], input_length)
     targets = buckets.pad_token_rows([c for _, c in pairs], length)
     decoder_inputs = buckets.pad_token_rows([[0, *c[:-1]] for _, c in pairs], length)
-    logits = jax.jit(functools.partial(model_fns.full_forward, module))(
-        params, jnp.asarray(encoder), jnp.asarray(decoder_inputs), jnp.asarray(targets)
+    logits = jax.jit(module.apply)(
+        {"params": params}, jnp.asarray(encoder), jnp.asarray(decoder_inputs), jnp.asarray(targets)
     )
     log_probs = jax.nn.log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
     sums = [
@@ -40,7 +41,7 @@ def test_fast_path_equals_naive_and_token_by_token_sum(tiny_model, exact_scorer)
     instructions, candidates = ragged_batch(0, rows=3, num_candidates=5, max_input=20, max_target=7)
     encoder, targets = _arrays(instructions, candidates, 24, 8)
     fast = np.asarray(exact_scorer(params, encoder, targets))
-    naive = jax.jit(functools.partial(scoring.score_candidates_naive, module))(
+    naive = jax.jit(EncoderDecoderModel(module.config).score_candidates_naive)(
         params, encoder, targets
     )
     assert fast.shape == (3, 5)
@@ -57,7 +58,9 @@ def test_length_normalization_divides_by_token_count(tiny_model, exact_scorer):
     encoder, targets = _arrays(instructions, candidates, 24, 8)
     summed = np.asarray(exact_scorer(params, encoder, targets))
     normalized = jax.jit(
-        functools.partial(scoring.score_candidates, module, length_normalize=True)
+        functools.partial(
+            EncoderDecoderModel(module.config).score_candidates, length_normalize=True
+        )
     )(params, encoder, targets)
     lengths = np.array([[len(c) for c in row] for row in candidates])
     np.testing.assert_allclose(np.asarray(normalized), summed / lengths, rtol=1e-6)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.scoring import sequence_log_likelihood
+from instructrec_jax.models.losses import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, init_params
 from tests.t5_configs import tiny_t5_config
 

@@ -16,7 +16,7 @@ import pytest
 
 from instructrec_jax.checkpoints.layer_stacking import stack_layers, unstack_layers
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.scoring import sequence_log_likelihood
+from instructrec_jax.models.losses import sequence_log_likelihood
 from instructrec_jax.models.t5 import Transformer, abstract_params, init_decode_cache, init_params
 from tests.t5_configs import tiny_t5_config
 

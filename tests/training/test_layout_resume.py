@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from instructrec_jax.checkpoints.layer_stacking import to_layout
-from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
+from instructrec_jax.partitioning import Partitioner, make_mesh, standard_logical_axis_rules
 from instructrec_jax.training.checkpointing import Checkpointer, checkpoint_dir
 from instructrec_jax.training.layout_resume import restore_converted, saved_with_stacked_layers
 from instructrec_jax.training.optimizer import AdafactorConfig, learning_rate_schedule
@@ -22,7 +22,9 @@ CONFIG = tiny_t5_config(d_model=128, d_ff=128, num_heads=2, head_dim=8, num_enco
 def layout_of(config):
     mesh = make_mesh(devices=jax.devices()[:1])
     rules = standard_logical_axis_rules()
-    return build_layout(config, mesh, rules, learning_rate_schedule(0.01), AdafactorConfig())
+    return build_layout(
+        config, Partitioner(mesh, rules), learning_rate_schedule(0.01), AdafactorConfig()
+    )
 
 
 def saved_state(model_dir, config) -> dict:

@@ -10,8 +10,8 @@ import optax
 import pytest
 import training_tiny_task
 
-from instructrec_jax.models.t5 import Transformer
-from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.partitioning import Partitioner, make_mesh, standard_logical_axis_rules
 from instructrec_jax.training.monitor import NonFiniteError, check_finite
 from instructrec_jax.training.optimizer import AdafactorConfig, learning_rate_schedule
 from instructrec_jax.training.state import build_layout, init_state, state_from_params
@@ -37,7 +37,9 @@ def setup():
     config = training_tiny_task.tiny_model_config()
     mesh = make_mesh(mesh_shape=(2, 2), devices=jax.devices()[:4])
     rules = standard_logical_axis_rules(fsdp=True)
-    layout = build_layout(config, mesh, rules, learning_rate_schedule(1e-2), AdafactorConfig())
+    layout = build_layout(
+        config, Partitioner(mesh, rules), learning_rate_schedule(1e-2), AdafactorConfig()
+    )
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
 
     compiled = {}
@@ -46,14 +48,13 @@ def setup():
         if microbatches in compiled:
             return compiled[microbatches]
         pure = make_train_step(
-            Transformer(config),
+            EncoderDecoderModel(config),
             layout,
-            z_loss=1e-4,
             num_microbatches=microbatches,
             dropout=False,
             seed=0,
         )
-        compiled[microbatches] = jit_train_step(pure, layout, mesh, rules, sharding)
+        compiled[microbatches] = jit_train_step(pure, layout, sharding)
         return compiled[microbatches]
 
     return config, layout, step_fn
@@ -105,12 +106,12 @@ def test_rate_applied_after_a_step_n_checkpoint_is_the_logged_rate(kind, ratio):
     np.testing.assert_allclose(
         float(schedule(jnp.int32(10000))) / float(schedule(jnp.int32(0))), ratio, rtol=1e-6
     )
-    layout = build_layout(config, mesh, rules, schedule, AdafactorConfig())
+    layout = build_layout(config, Partitioner(mesh, rules), schedule, AdafactorConfig())
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
     pure = make_train_step(
-        Transformer(config), layout, z_loss=1e-4, num_microbatches=1, dropout=False, seed=0
+        EncoderDecoderModel(config), layout, num_microbatches=1, dropout=False, seed=0
     )
-    step_fn = jit_train_step(pure, layout, mesh, rules, sharding)
+    step_fn = jit_train_step(pure, layout, sharding)
     params = jax.device_get(init_state(layout, config, seed=0).params)
     change = {}
     for start in (0, 10000):

@@ -9,8 +9,9 @@ import pytest
 
 from instructrec_jax.checkpoints.layer_stacking import stack_layers
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.t5 import Transformer, init_params
-from instructrec_jax.partitioning import make_mesh, standard_logical_axis_rules
+from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.models.t5 import init_params
+from instructrec_jax.partitioning import Partitioner, make_mesh, standard_logical_axis_rules
 from instructrec_jax.training.optimizer import AdafactorConfig, learning_rate_schedule
 from instructrec_jax.training.state import build_layout, state_from_params
 from instructrec_jax.training.step import jit_train_step, make_train_step
@@ -37,12 +38,14 @@ def train(config: T5Config, params: dict) -> tuple[list[dict], dict, str]:
     """(metrics of each step, final params on the host, the optimized HLO text)."""
     mesh = make_mesh(devices=jax.devices()[:1])
     rules = standard_logical_axis_rules()
-    layout = build_layout(config, mesh, rules, learning_rate_schedule(0.05), AdafactorConfig())
+    layout = build_layout(
+        config, Partitioner(mesh, rules), learning_rate_schedule(0.05), AdafactorConfig()
+    )
     step = make_train_step(
-        Transformer(config), layout, z_loss=1e-4, num_microbatches=1, dropout=False, seed=0
+        EncoderDecoderModel(config), layout, num_microbatches=1, dropout=False, seed=0
     )
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
-    run = jit_train_step(step, layout, mesh, rules, sharding)
+    run = jit_train_step(step, layout, sharding)
     hlo = jax.jit(step).lower(layout.abstract_state, batch()).as_text()
     state = state_from_params(layout, params)
     history = []

@@ -13,9 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from instructrec_jax.training import NonFiniteError, program, train
+from instructrec_jax.training import NonFiniteError, train
 from instructrec_jax.training.metrics_writer import MetricsWriter, read_metrics
 from instructrec_jax.training.preflight import SetupError
+from instructrec_jax.training.program import TrainProgram
 from tests.training.test_metrics_writer import tensorboard_steps
 
 
@@ -102,10 +103,10 @@ def test_tiny_model_trains_with_falling_loss_logs_checkpoints_and_hooks(make_con
 
 def test_a_non_finite_step_is_never_evaluated(make_config, monkeypatch):
     """Step 2 reports NaN: evaluation (due every step) must not see its params."""
-    jit_train_step = program.jit_train_step
+    step_fn_of = TrainProgram.step_fn
 
-    def poisoned(*args, **kwargs):
-        step_fn = jit_train_step(*args, **kwargs)
+    def poisoned(program):
+        step_fn = step_fn_of(program)
 
         def run(state, batch):
             state, metrics = step_fn(state, batch)
@@ -115,7 +116,7 @@ def test_a_non_finite_step_is_never_evaluated(make_config, monkeypatch):
 
         return run
 
-    monkeypatch.setattr(program, "jit_train_step", poisoned)
+    monkeypatch.setattr(TrainProgram, "step_fn", poisoned)
     evaluated = []
     config = make_config(
         train_steps=3, log_period=0, checkpoint_period=0, eval_period=1, validation_steps=0

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from instructrec_jax.training.losses import LossSums, normalized_metrics, token_loss_sums
+from instructrec_jax.models.losses import LossSums, normalized_metrics, token_loss_sums
 
 
 def _reference(logits, targets, weights, z):

@@ -1,6 +1,7 @@
-"""Token cross-entropy with z-loss, as sums, so that microbatches add up exactly.
+"""Per-token target statistics: cross-entropy with z-loss (training) and log-likelihoods
+(scoring), both from the one :func:`token_terms`.
 
-T5X normalizes the loss by the number of real target tokens of the whole batch
+Training sums: T5X normalizes the loss by the number of real target tokens of the whole batch
 ("NUM_REAL_TARGET_TOKENS"). With gradient accumulation the per-microbatch token counts
 differ, so this module returns *sums* (loss, z-loss, correct tokens, weight) and the train
 step divides the accumulated sums by the accumulated weight once.
@@ -131,3 +132,23 @@ def normalized_metrics(sums: LossSums) -> dict[str, jax.Array]:
         "accuracy": sums.correct / denominator,
         "target_tokens": sums.weight,
     }
+
+
+def token_log_likelihoods(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """log p(target token) [..., T] float32 from logits [..., T, V] and targets [..., T] int.
+
+    The negated cross-entropy of :func:`token_terms` (no z-loss, no label smoothing);
+    padding positions (target 0) are zeroed.
+    """
+    cross_entropy, _, _ = token_terms(logits.astype(jnp.float32), targets.astype(jnp.int32), 0.0)
+    return jnp.where(targets > 0, -cross_entropy, 0.0)
+
+
+def sequence_log_likelihood(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """Sum of target-token log-probabilities [...] (nats), EOS included, padding excluded.
+
+    logits [..., T, V], targets [..., T] with 0 = padding; e.g. [B, T, V] -> [B] or, with a
+    candidate axis, [B, N, T, V] -> [B, N]. No length normalization, no label smoothing
+    (T5X ``score_batch`` semantics).
+    """
+    return jnp.sum(token_log_likelihoods(logits, targets), axis=-1)
