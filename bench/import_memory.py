@@ -26,17 +26,24 @@ from pathlib import Path
 
 import numpy as np
 
-CHILD = r"""
-import json, sys
-import numpy as np
-
-
+# /proc/self/status fields (VmRSS, VmHWM) in KiB, shared by both child scripts.
+STATUS_KIB = r"""
 def status_kib(field):
     with open("/proc/self/status") as handle:
         for line in handle:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise KeyError(field)
+"""
+
+CHILD = (
+    r"""
+import json, sys
+import numpy as np
+
+"""
+    + STATUS_KIB
+    + r"""
 
 
 folder, loader = sys.argv[1], sys.argv[2]
@@ -63,9 +70,11 @@ else:
 peak = status_kib("VmHWM")
 print(json.dumps({"before_kib": before, "peak_kib": peak}))
 """
+)
 
 
-SHARDED_CHILD = r"""
+SHARDED_CHILD = (
+    r"""
 import json, os, sys
 
 os.environ["JAX_PLATFORMS"] = "cpu"
@@ -82,13 +91,9 @@ from instructrec_jax.checkpoints import config_from_hf, load_params
 from instructrec_jax.models.t5 import abstract_params
 from instructrec_jax.partitioning import Partitioner, make_mesh, standard_logical_axis_rules
 
-
-def status_kib(field):
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
+"""
+    + STATUS_KIB
+    + r"""
 
 
 config = config_from_hf(folder)
@@ -114,6 +119,7 @@ held = sum(
 )
 print(json.dumps({"before_kib": before, "peak_kib": peak, "held_bytes": held}))
 """
+)
 
 
 def free_port() -> int:
