@@ -14,7 +14,10 @@ hosts) with no accelerator attached. Prints the bytes per device (parameters, op
 state, temporaries, total) against the device's memory, whether it fits, the compile time
 and XLA's FLOP count of one device's program (XLA counts a loop body once, so with
 ``scan_layers`` it misses most of the layers' FLOPs; the train step's count from the model's
-shapes is printed beside it); ``--find_max_batch`` also searches the largest global batch that fits.
+shapes is printed beside it). ``--find_max_batch`` also searches the largest global batch
+that fits, and ``--compare_remat=full,minimal,...`` (or ``all``) compiles the same step once
+per remat policy (:data:`instructrec_jax.models.REMAT_POLICIES`) and reports each one's
+bytes per device.
 ``--mode=score`` compiles the evaluation scoring step instead (``--batch_size``
 instructions of ``inputs`` tokens, ``--num_candidates`` candidates of ``targets`` tokens).
 
@@ -88,6 +91,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument("--find_max_batch", action="store_true")
     parser.add_argument("--max_batch_limit", type=int, default=1 << 16)
+    parser.add_argument(
+        "--compare_remat",
+        default=None,
+        help="comma-separated remat policies (or 'all') to compile side by side",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--json_out", default=None, help="also write the JSON object here")
     return parse_with_gin_flags(parser, argv)
@@ -98,6 +106,26 @@ def _check_positive(flags: argparse.Namespace) -> None:
         value = getattr(flags, name)
         if value is not None and value <= 0:
             raise UsageError(f"--{name} must be positive, got {value}")
+
+
+def remat_policies(value: str | None) -> tuple[str, ...]:
+    """The policies ``--compare_remat`` names, checked against the model's list."""
+    from instructrec_jax.models.config import REMAT_POLICIES
+
+    if value is None:
+        return ()
+    names = (
+        REMAT_POLICIES
+        if value.strip() == "all"
+        else tuple(name.strip() for name in value.split(",") if name.strip())
+    )
+    unknown = [name for name in names if name not in REMAT_POLICIES]
+    if unknown or not names:
+        raise UsageError(
+            f"--compare_remat names unknown policies {unknown or [value]}; known: "
+            f"{', '.join(REMAT_POLICIES)} or all"
+        )
+    return names
 
 
 def _gib(value: int | None) -> str:
@@ -147,6 +175,13 @@ def describe(summary: dict[str, Any]) -> str:
             for probe in summary["max_batch_search"]
         )
         lines.append(f"max batch   {summary['max_batch']} (compiled {probes})")
+    for entry in summary.get("remat_comparison", ()):
+        policy = f"remat       {entry['remat_policy']:<33}"
+        outcome = "fits" if entry["fits"] else "does not fit"
+        lines.append(
+            f"{policy} total {_gib(entry['bytes_per_device'])}, temporaries "
+            f"{_gib(entry['memory']['temporaries'])}: {outcome} ({entry['compile_seconds']:.1f} s)"
+        )
     return "\n".join(lines)
 
 
@@ -171,6 +206,7 @@ def prepare(flags: argparse.Namespace, bindings: Sequence[str]) -> Check:
     from instructrec_jax.tf_setup import import_tensorflow
 
     _check_positive(flags)
+    remat_policies(flags.compare_remat)  # a bad name stops before anything compiles
     target = topologies.parse_target(flags.topology, flags.num_slices)
     topologies.prepare_backends(target)  # before anything starts a JAX backend
     import_tensorflow()  # as train does: the task module may use TF, never an accelerator
@@ -255,7 +291,31 @@ def run(flags: argparse.Namespace, check: Check) -> dict[str, Any]:
         )
         summary["max_batch"] = best
         summary["max_batch_search"] = [result_json(probe) for probe in probes]
+    if flags.compare_remat:
+        summary["remat_comparison"] = compare_remat(
+            flags, check, remat_policies(flags.compare_remat)
+        )
     return summary
+
+
+def compare_remat(
+    flags: argparse.Namespace, check: Check, policies: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One compile per remat policy at the configured batch, everything else unchanged: a
+    list of :func:`result_json` objects with ``remat_policy`` added, in ``policies`` order."""
+    from instructrec_jax.aot.programs import build_program
+    from instructrec_jax.aot.report import compile_program
+
+    rows = []
+    for policy in policies:
+        model = dataclasses.replace(check.config.model, remat_policy=policy)
+        config = dataclasses.replace(check.config, model=model)
+        program = build_program(
+            flags.mode, config, check.mesh, config.batch_size, flags.num_candidates
+        )
+        result = compile_program(program, config.batch_size, check.device_memory_bytes)
+        rows.append({"remat_policy": policy, **result_json(result)})
+    return rows
 
 
 def _main(argv: list[str]) -> int:

@@ -105,6 +105,19 @@ def test_scoring_step_compiles_without_optimizer_state():
     assert "3 x 8 candidate tokens" in result.stdout
 
 
+def test_remat_policies_compile_side_by_side():
+    # The micro model's own policy is 'none': the main compile is the reference row.
+    result = _run("--topology=cpu:2", *MICRO, "--compare_remat=full,offload", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = _summary(result)
+    rows = summary["remat_comparison"]
+    assert [row["remat_policy"] for row in rows] == ["full", "offload"]
+    full, offload = rows
+    assert full["fits"] and offload["fits"] and full["bytes_per_device"] > 0
+    # Full remat keeps no activations between the forward and backward passes.
+    assert full["memory"]["temporaries"] <= summary["memory"]["temporaries"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -112,6 +125,7 @@ def test_scoring_step_compiles_without_optimizer_state():
         (["--topology=cpu:2", "--batch_size=7"], "global batch 7 is not a multiple of 2"),
         (["--topology=cpu:2", "--gin.T5Config.d_modle=8"], "has no parameter 'd_modle'"),
         ([], "the following arguments are required: --topology"),
+        (["--topology=cpu:2", "--compare_remat=full,fastest"], "unknown policies ['fastest']"),
     ],
 )
 def test_usage_errors_are_one_line_and_status_2(args, message):
