@@ -22,6 +22,7 @@ removed ``np.float_``-style aliases are restored before it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -120,7 +121,10 @@ def main() -> None:
     os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     dataset = prepare_dataset(args.dataset, cache_dir=args.cache_dir)
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    json_out = Path(args.json_out).resolve() if args.json_out else None
+    # RecBole writes its logs (log_tensorboard/, saved/) under the working directory: the
+    # temporary one, so that a run leaves nothing in the checkout.
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
         name = write_atomic(dataset, Path(tmp))
         header = "".join(f"{metric:>9}" for metric in REPORTED)
         print(f"{dataset.name} via RecBole, test, 1 + 9 sampled negatives")
@@ -130,8 +134,8 @@ def main() -> None:
             results[model_name] = result
             values = "".join(f"{result['test'][metric]:9.4f}" for metric in REPORTED)
             print(f"{model_name:<10}{values}{result['seconds']:9.1f}", flush=True)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if json_out:
+        json_out.write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
