@@ -90,10 +90,9 @@ def run_demo(config: DemoConfig) -> Path | None:
     --gin.demo.hard_protocols="()"`` to train a model only)."""
     from instructrec_jax.evaluate import evaluate_checkpoint
     from instructrec_jax.evaluation.runner import EvaluationConfig
-    from instructrec_jax.models.config import T5Config
     from instructrec_jax.tasks.naming import dataset_short_name
     from instructrec_jax.tasks.vocab import model_vocab_size
-    from instructrec_jax.training import TrainConfig, train
+    from instructrec_jax.training import train
 
     work_dir = Path(config.work_dir).resolve()
     started = _stage(f"1/5 data: {config.dataset}")
@@ -117,28 +116,9 @@ def run_demo(config: DemoConfig) -> Path | None:
     _done(started)
 
     started = _stage(f"4/5 fine-tune flan_t5_{config.model_preset} from scratch on {mixture}")
-    model_config = T5Config.preset(
-        config.model_preset, vocab_size=model_vocab_size(vocabulary), dtype="float32"
-    )
+    model_config = config.model_config(model_vocab_size(vocabulary))
     model_dir = work_dir / "model"
-    result = train(
-        TrainConfig(
-            model_dir=str(model_dir),
-            mixture_or_task_name=mixture,
-            task_feature_lengths={"inputs": config.input_length, "targets": config.target_length},
-            train_steps=config.train_steps,
-            batch_size=config.batch_size,
-            model=model_config,
-            learning_rate=config.learning_rate,
-            learning_rate_schedule=config.learning_rate_schedule,
-            warmup_steps=config.warmup_steps,
-            seed=config.seed,
-            checkpoint_period=max(config.train_steps // 4, 1),
-            log_period=max(config.train_steps // 20, 1),
-            eval_period=0,
-            validation_split=None,
-        )
-    )
+    result = train(config.train_config(model_dir, mixture, model_config, config.seed))
     print(f"   step {result.step}: {result.final_metrics}")
     _done(started)
 

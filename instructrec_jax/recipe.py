@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from instructrec_jax.data.processed import ProcessedDataset
+    from instructrec_jax.models.config import T5Config
+    from instructrec_jax.training import TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +44,37 @@ class TrainingSettings:
     warmup_steps: int = 100
     input_length: int = 256
     target_length: int = 32
+
+    def model_config(self, vocab_size: int) -> T5Config:
+        """The ``model_preset`` at the (padded) model vocabulary size, in float32."""
+        from instructrec_jax.models.config import T5Config
+
+        return T5Config.preset(self.model_preset, vocab_size=vocab_size, dtype="float32")
+
+    def train_config(
+        self, model_dir: Path, mixture: str, model: T5Config, seed: int, progress_bar: bool = True
+    ) -> TrainConfig:
+        """Training from scratch on ``mixture`` into ``model_dir``: these settings, 4
+        checkpoints and 20 log lines over the run, no in-training evaluation."""
+        from instructrec_jax.training import TrainConfig
+
+        return TrainConfig(
+            model_dir=str(model_dir),
+            mixture_or_task_name=mixture,
+            task_feature_lengths={"inputs": self.input_length, "targets": self.target_length},
+            train_steps=self.train_steps,
+            batch_size=self.batch_size,
+            model=model,
+            learning_rate=self.learning_rate,
+            learning_rate_schedule=self.learning_rate_schedule,
+            warmup_steps=self.warmup_steps,
+            seed=seed,
+            checkpoint_period=max(self.train_steps // 4, 1),
+            log_period=max(self.train_steps // 20, 1),
+            eval_period=0,
+            validation_split=None,
+            progress_bar=progress_bar,
+        )
 
 
 TRAINING_SETTINGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainingSettings))

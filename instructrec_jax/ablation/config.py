@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from instructrec_jax.recipe import TRAINING_SETTINGS, RecipeConfig
+from instructrec_jax.recipe import TRAINING_SETTINGS, RecipeConfig, TrainingSettings
 from instructrec_jax.tasks import naming
 
 # The shared training settings an arm may override.
@@ -115,6 +115,11 @@ class Arm:
 
     def _suffix(self) -> str | None:
         return self.mixture[len(self.prefix) :] if self.mixture.startswith(self.prefix) else None
+
+    @property
+    def training(self) -> TrainingSettings:
+        """The arm's training settings."""
+        return TrainingSettings(**self.settings)
 
     @property
     def held_out_type(self) -> str | None:
