@@ -110,8 +110,8 @@ class ChatRanker:
         )
         answers = self.client.answer_all([self.messages(text) for text in texts])
         out = np.zeros((len(examples), len(candidate_lists[0])), dtype=np.float64)
+        catalog = self.renderer.catalog
         for row, (answer, shown, wanted) in enumerate(zip(answers, shown_lists, candidate_lists)):
-            catalog = self.renderer.catalog
             ranking = parse_ranking(answer, [catalog[item].title for item in shown])
             self._count(len(ranking), len(shown))
             score_of = {shown[p]: float(len(shown) - j) for j, p in enumerate(ranking)}
