@@ -22,9 +22,9 @@ import argparse
 import dataclasses
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import gin
 from instructrec_jax import compilation_cache
@@ -36,69 +36,38 @@ from instructrec_jax.gin_cli import (
     search_folders,
 )
 from instructrec_jax.host_memory import reuse_freed_memory
+from instructrec_jax.recipe import (
+    RecipeConfig,
+    generate_instructions,
+    install_tasks,
+    prepare_processed,
+)
 
 DEFAULT_GIN_FILE = "runs/demo.gin"
 
 
 @dataclasses.dataclass(frozen=True)
-class DemoConfig:
-    """Knobs of the demo (defaults fit about 15 minutes on 2 CPU cores).
+class DemoConfig(RecipeConfig):
+    """Knobs of the demo: :class:`~instructrec_jax.recipe.RecipeConfig`'s (data, vocabulary,
+    training, evaluation; defaults fit about 15 minutes on 2 CPU cores) and these.
 
     Attributes:
       work_dir: everything the demo writes (instructions, vocabulary, model, reports).
-      dataset: a dataset name ``instructrec_jax.data.prepare_dataset`` knows.
-      dataset_kwargs: reader arguments (``path`` for recbole, ``num_users`` for synthetic).
       seed: seeds data splits, instructions, initialization, negatives.
-      max_history: history items kept per example.
-      vocab_size: SentencePiece pieces (before the 100 extra ids and padding to 128).
-      model_preset: a ``T5Config`` preset.
       mixture: training task or mixture; ``{dataset}`` is replaced by the short name.
-      train_steps: optimizer steps.
-      batch_size: global batch (packed rows).
-      learning_rate: peak learning rate. From scratch, 1e-2 with T5's rsqrt decay reached a
-        training loss of 5.8 after 25 steps where T5X's fine-tuning default (1e-3,
-        constant) was still at 8.3.
-      learning_rate_schedule: ``rsqrt`` or ``constant`` (see ``training.optimizer``).
-      warmup_steps: steps at the peak rate before the rsqrt decay starts.
-      input_length, target_length: task feature lengths in tokens.
-      protocols: protocols run on every scenario and ``max_test_examples`` users (the
-        paper's: ``random`` = 1 positive + 9 random negatives).
-      scenarios: evaluation scenarios.
       hard_protocols, hard_scenarios, hard_max_test_examples: the costlier protocols
         (``hard``: 9 SASRec negatives; ``full100``; ``grouped100``: 10 groups of 10 then
         rerank), run as a second evaluation on fewer scenarios and users to fit the budget.
       baselines: baselines ranked on the same candidates.
-      max_test_examples: cap on test users per scenario (None: all).
-      max_valid_examples: validation users per scenario used to choose each template.
-      shuffle_buffer_size: per-task shuffle buffer of the training input.
-      workers: processes rendering instructions (the output does not depend on it).
     """
 
     work_dir: str = "demo_output"
-    dataset: str = "ml-100k"
-    dataset_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
-    max_history: int = 20
-    vocab_size: int = 4000
-    model_preset: str = "tiny"
     mixture: str = "instructrec_{dataset}_all"
-    train_steps: int = 300
-    batch_size: int = 32
-    learning_rate: float = 1e-2
-    learning_rate_schedule: str = "rsqrt"
-    warmup_steps: int = 100
-    input_length: int = 256
-    target_length: int = 32
-    protocols: tuple[str, ...] = ("random",)
-    scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
     hard_protocols: tuple[str, ...] = ("hard", "full100", "grouped100")
     hard_scenarios: tuple[str, ...] = ("sequential",)
     hard_max_test_examples: int | None = 200
     baselines: tuple[str, ...] = ("random", "popularity", "sasrec")
-    max_test_examples: int | None = None
-    max_valid_examples: int | None = 64
-    shuffle_buffer_size: int = 2000
-    workers: int = 2
 
 
 # Gin binds the demo's knobs through this wrapper (``demo.train_steps = ...``); Python
@@ -119,25 +88,15 @@ def run_demo(config: DemoConfig) -> Path | None:
     """Run every stage; return the path of the Markdown results table (None when both
     evaluations were switched off, e.g. ``--gin.demo.protocols="()"
     --gin.demo.hard_protocols="()"`` to train a model only)."""
-    from instructrec_jax.data import PrepareConfig, prepare_dataset
     from instructrec_jax.evaluate import evaluate_checkpoint
     from instructrec_jax.evaluation.runner import EvaluationConfig
-    from instructrec_jax.instructions.generate import GenerateConfig, generate
-    from instructrec_jax.models.config import T5Config
-    from instructrec_jax.tasks.environment import install_dataset_tasks
     from instructrec_jax.tasks.naming import dataset_short_name
     from instructrec_jax.tasks.vocab import model_vocab_size
-    from instructrec_jax.training import TrainConfig, train
+    from instructrec_jax.training import train
 
     work_dir = Path(config.work_dir).resolve()
     started = _stage(f"1/5 data: {config.dataset}")
-    dataset = prepare_dataset(
-        config.dataset,
-        PrepareConfig(max_history=config.max_history, seed=config.seed),
-        **config.dataset_kwargs,
-    )
-    processed_dir = work_dir / "processed"
-    dataset.save(processed_dir)
+    dataset, processed_dir = prepare_processed(config, work_dir, config.seed)
     print(
         f"   {len(dataset.sequences)} users, {len(dataset.catalog)} items, "
         f"{sum(len(s.item_ids) for s in dataset.sequences.values())} interactions; "
@@ -146,49 +105,20 @@ def run_demo(config: DemoConfig) -> Path | None:
     _done(started)
 
     started = _stage("2/5 instructions (heuristic teacher)")
-    instructions_dir = work_dir / "instructions"
-    stats = generate(
-        dataset, instructions_dir, GenerateConfig(seed=config.seed, workers=config.workers)
-    )
+    instructions_dir, stats = generate_instructions(config, dataset, work_dir, config.seed)
     print(f"   {stats['total']['num_records']} records in {instructions_dir}")
     _done(started)
 
     started = _stage("3/5 vocabulary and SeqIO tasks")
-    vocab_path, vocabulary, names = install_dataset_tasks(
-        config.dataset,
-        str(instructions_dir),
-        vocab_size=config.vocab_size,
-        cache_dir=str(work_dir / "vocab_cache"),
-        seed=config.seed,
-        shuffle_buffer_size=config.shuffle_buffer_size,
-    )
+    vocab_path, vocabulary, names = install_tasks(config, work_dir, config.seed)
     mixture = config.mixture.format(dataset=dataset_short_name(config.dataset))
     print(f"   vocabulary {vocab_path} ({vocabulary.vocab_size} ids); {len(names)} tasks/mixtures")
     _done(started)
 
     started = _stage(f"4/5 fine-tune flan_t5_{config.model_preset} from scratch on {mixture}")
-    model_config = T5Config.preset(
-        config.model_preset, vocab_size=model_vocab_size(vocabulary), dtype="float32"
-    )
+    model_config = config.model_config(model_vocab_size(vocabulary))
     model_dir = work_dir / "model"
-    result = train(
-        TrainConfig(
-            model_dir=str(model_dir),
-            mixture_or_task_name=mixture,
-            task_feature_lengths={"inputs": config.input_length, "targets": config.target_length},
-            train_steps=config.train_steps,
-            batch_size=config.batch_size,
-            model=model_config,
-            learning_rate=config.learning_rate,
-            learning_rate_schedule=config.learning_rate_schedule,
-            warmup_steps=config.warmup_steps,
-            seed=config.seed,
-            checkpoint_period=max(config.train_steps // 4, 1),
-            log_period=max(config.train_steps // 20, 1),
-            eval_period=0,
-            validation_split=None,
-        )
-    )
+    result = train(config.train_config(model_dir, mixture, model_config, config.seed))
     print(f"   step {result.step}: {result.final_metrics}")
     _done(started)
 

@@ -47,6 +47,7 @@ from instructrec_jax.gin_cli import (
 from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.inference.buckets import ScoringBuckets
 from instructrec_jax.models.config import T5Config
+from instructrec_jax.train import add_cluster_flags, cluster_config
 
 if TYPE_CHECKING:
     from instructrec_jax.data.processed import ProcessedDataset
@@ -160,15 +161,7 @@ def evaluate_checkpoint(
     if chat_ranker is not None:
         from instructrec_jax.evaluation.chat_ranker import make_chat_ranker
 
-        zero_shot.append(
-            make_chat_ranker(
-                chat_ranker,
-                data.catalog,
-                instructrec.teacher,
-                instructrec.templates,
-                instructrec.settings,
-            )
-        )
+        zero_shot.append(make_chat_ranker(chat_ranker, instructrec.renderer))
     baselines_dir = baselines_dir or output_dir
     configs = dict(baseline_configs or {})
     # Several processes: process 0 trains (and saves) the baselines first, the others then
@@ -289,21 +282,14 @@ def _catalog_rankers(
     for ranker in rankers:
         engine = ranker.engine
         trie = job.make_title_trie(
-            data.catalog, ranker.tokenizer, ranker.settings.max_target_tokens
+            data.catalog, ranker.tokenizer, ranker.renderer.settings.max_target_tokens
         )
         generator = ConstrainedGenerator(
             engine.model, engine.params, trie, engine.buckets, engine.partitioner
         )
         out.append(
             GenerativeCatalogRanker(
-                generator,
-                ranker.tokenizer,
-                data.catalog,
-                ranker.teacher,
-                ranker.templates,
-                ranker.settings,
-                beam_size,
-                ranker.name,
+                generator, ranker.tokenizer, ranker.renderer, beam_size, ranker.name
             )
         )
     sasrec = next((s for s in baseline_scorers if s.name == "sasrec"), None)
@@ -325,9 +311,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="python -m instructrec_jax.evaluate", description=__doc__)
     add_gin_flags(parser)
     compilation_cache.add_flag(parser)
-    parser.add_argument("--coordinator_address", default=None)
-    parser.add_argument("--num_processes", type=int, default=None)
-    parser.add_argument("--process_id", type=int, default=None)
+    add_cluster_flags(parser)
     return parse_with_gin_flags(parser, argv)
 
 
@@ -361,16 +345,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _evaluate_main(argv: list[str]) -> int:
-    from instructrec_jax.training.distributed import DistributedConfig, initialize
+    from instructrec_jax.training.distributed import initialize
 
     flags, bindings = parse_args(argv)
     parse_gin(flags.gin_file, bindings, flags.gin_search_paths.split(","))
     model_config = checked_settings(gin_model_config)
     # Several processes (flags, a TPU VM slice or SLURM): each scores its share of the users
     # and process 0 writes the reports (evaluation/hosts.py).
-    distributed = checked_settings(
-        lambda: DistributedConfig(flags.coordinator_address, flags.num_processes, flags.process_id)
-    )
+    distributed = checked_settings(lambda: cluster_config(flags))
     initialize(distributed)
     writer = Hosts.current().is_writer
     cache = compilation_cache.describe(compilation_cache.enable(flags.compilation_cache_dir))

@@ -26,6 +26,20 @@ from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.training.distributed import DistributedConfig, initialize
 
 
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of a run spanning several processes (the trainer's and ``evaluate``'s):
+    ``--coordinator_address``, ``--num_processes``, ``--process_id``."""
+    parser.add_argument("--coordinator_address", default=None)
+    parser.add_argument("--num_processes", type=int, default=None)
+    parser.add_argument("--process_id", type=int, default=None)
+
+
+def cluster_config(flags: argparse.Namespace) -> DistributedConfig:
+    """The ``DistributedConfig`` of :func:`add_cluster_flags`' flags (raises ``ValueError``
+    when they are given only in part)."""
+    return DistributedConfig(flags.coordinator_address, flags.num_processes, flags.process_id)
+
+
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """(flags, gin bindings from ``--gin.NAME=VALUE``)."""
     parser = argparse.ArgumentParser(
@@ -33,9 +47,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     add_gin_flags(parser)
     compilation_cache.add_flag(parser)
-    parser.add_argument("--coordinator_address", default=None)
-    parser.add_argument("--num_processes", type=int, default=None)
-    parser.add_argument("--process_id", type=int, default=None)
+    add_cluster_flags(parser)
     return parse_with_gin_flags(parser, argv)
 
 
@@ -61,9 +73,7 @@ def _train_main(argv: list[str]) -> int:
             flags.gin_search_paths.split(","),
         )
         config = gin_setup.build_train_config()
-        initialize(
-            DistributedConfig(flags.coordinator_address, flags.num_processes, flags.process_id)
-        )
+        initialize(cluster_config(flags))
     except ValueError as error:  # GinConfigError, TrainConfig's own checks
         raise UsageError(str(error)) from error
     cache_dir = compilation_cache.enable(flags.compilation_cache_dir)

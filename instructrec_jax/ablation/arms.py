@@ -119,53 +119,24 @@ def _evaluates_baselines(run: ArmRun, config: AblationConfig) -> bool:
 
 def train_arm(run: ArmRun, workspace: Workspace) -> None:
     """Train (or resume) the run's MODEL_DIR to its step count."""
-    from instructrec_jax.models.config import T5Config
-    from instructrec_jax.training import TrainConfig, train
+    from instructrec_jax.training import train
 
-    settings = run.arm.settings
-    train(
-        TrainConfig(
-            model_dir=str(run.model_dir),
-            mixture_or_task_name=run.arm.mixture,
-            task_feature_lengths={
-                "inputs": settings["input_length"],
-                "targets": settings["target_length"],
-            },
-            train_steps=settings["train_steps"],
-            batch_size=settings["batch_size"],
-            model=model_config(run, workspace, T5Config),
-            learning_rate=settings["learning_rate"],
-            learning_rate_schedule=settings["learning_rate_schedule"],
-            warmup_steps=settings["warmup_steps"],
-            seed=run.seed,
-            checkpoint_period=max(settings["train_steps"] // 4, 1),
-            log_period=max(settings["train_steps"] // 20, 1),
-            eval_period=0,
-            validation_split=None,
-            progress_bar=False,
-        )
-    )
-
-
-def model_config(run: ArmRun, workspace: Workspace, t5_config: Any) -> Any:
-    """The arm's ``T5Config`` (preset at the workspace vocabulary, float32)."""
-    return t5_config.preset(
-        run.arm.settings["model_preset"], vocab_size=workspace.model_vocab_size, dtype="float32"
-    )
+    training = run.arm.training
+    model = training.model_config(workspace.model_vocab_size)
+    train(training.train_config(run.model_dir, run.arm.mixture, model, run.seed, False))
 
 
 def evaluate_arm(run: ArmRun, config: AblationConfig, workspace: Workspace) -> None:
     """Evaluate the run's latest checkpoint on the shared candidate sets into ``eval/``."""
     from instructrec_jax.evaluate import evaluate_checkpoint
     from instructrec_jax.evaluation.runner import EvaluationConfig
-    from instructrec_jax.models.config import T5Config
 
     evaluate_checkpoint(
         checkpoint_path=str(run.model_dir),
         dataset=str(workspace.processed_dir),
         vocabulary=workspace.vocab_path,
         output_dir=str(run.model_dir / EVAL_DIR),
-        model_config=model_config(run, workspace, T5Config),
+        model_config=run.arm.training.model_config(workspace.model_vocab_size),
         baselines=config.baselines if _evaluates_baselines(run, config) else (),
         hard_negative_retriever="sasrec" if "hard" in config.protocols else None,
         evaluation=EvaluationConfig(
@@ -177,7 +148,7 @@ def evaluate_arm(run: ArmRun, config: AblationConfig, workspace: Workspace) -> N
             bootstrap_resamples=config.bootstrap_resamples,
             report_split=config.report_split,
         ),
-        max_input_tokens=run.arm.settings["input_length"],
+        max_input_tokens=run.arm.training.input_length,
         progress=False,
         baselines_dir=str(Path(config.work_dir).resolve() / "workspace" / "baselines"),
     )

@@ -20,39 +20,29 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from instructrec_jax.recipe import TRAINING_SETTINGS, RecipeConfig, TrainingSettings
 from instructrec_jax.tasks import naming
 
-ARM_OVERRIDABLE: tuple[str, ...] = (
-    "model_preset",
-    "train_steps",
-    "batch_size",
-    "learning_rate",
-    "learning_rate_schedule",
-    "warmup_steps",
-    "input_length",
-    "target_length",
-)
+# The shared training settings an arm may override.
+ARM_OVERRIDABLE: tuple[str, ...] = TRAINING_SETTINGS
 
 
 @dataclasses.dataclass(frozen=True)
-class AblationConfig:
-    """Shared settings of every arm, and the arms.
+class AblationConfig(RecipeConfig):
+    """Shared settings of every arm (:class:`~instructrec_jax.recipe.RecipeConfig`'s, as in
+    the demo, and these), and the arms.
 
     Attributes:
       work_dir: everything the job writes: ``workspace/`` (data, instructions, vocabulary),
         ``arms/<arm>/seed_<k>/`` (one MODEL_DIR each, evaluation under ``eval/``), and
         ``report/`` (``ablation.md``, ``ablation.json``, the PNG charts).
-      dataset, dataset_kwargs: dataset name and reader arguments (as in the demo).
       data_seed: seeds data splits, instructions, vocabulary and evaluation negatives; the
         candidate sets are the same for every arm.
-      max_history, vocab_size, workers, shuffle_buffer_size: as in the demo.
       arms: arm name -> ``{'mixture': ..., <override>: value}`` (``{dataset}`` in the
         mixture becomes the dataset's short name).
       reference: the arm every other arm is tested against (paired, same users).
       seeds: training seeds; each (arm, seed) trains once; per-user metrics are averaged
         over seeds before the bootstrap over users.
-      model_preset .. target_length: the shared training settings arms may override.
-      scenarios, protocols, max_test_examples, max_valid_examples: the shared evaluation.
       baselines: baselines evaluated beside the reference arm (its first seed) and shown
         as extra rows of the table.
       report_metrics: table columns; the first is the charts' and paired tests' lead metric.
@@ -63,30 +53,12 @@ class AblationConfig:
     """
 
     work_dir: str = "ablation_output"
-    dataset: str = "ml-100k"
-    dataset_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data_seed: int = 0
-    max_history: int = 20
-    vocab_size: int = 4000
-    workers: int = 2
-    shuffle_buffer_size: int = 2000
     arms: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=lambda: {"all": {"mixture": "instructrec_{dataset}_all"}}
     )
     reference: str = "all"
     seeds: tuple[int, ...] = (0,)
-    model_preset: str = "tiny"
-    train_steps: int = 300
-    batch_size: int = 32
-    learning_rate: float = 1e-2
-    learning_rate_schedule: str = "rsqrt"
-    warmup_steps: int = 100
-    input_length: int = 256
-    target_length: int = 32
-    scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
-    protocols: tuple[str, ...] = ("random",)
-    max_test_examples: int | None = None
-    max_valid_examples: int | None = 64
     baselines: tuple[str, ...] = ("random", "popularity")
     report_metrics: tuple[str, ...] = ("HR@1", "NDCG@5", "MRR")
     bootstrap_resamples: int = 1000
@@ -143,6 +115,11 @@ class Arm:
 
     def _suffix(self) -> str | None:
         return self.mixture[len(self.prefix) :] if self.mixture.startswith(self.prefix) else None
+
+    @property
+    def training(self) -> TrainingSettings:
+        """The arm's training settings."""
+        return TrainingSettings(**self.settings)
 
     @property
     def held_out_type(self) -> str | None:

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from instructrec_jax.ablation.config import AblationConfig
+from instructrec_jax.recipe import generate_instructions, install_tasks, prepare_processed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,31 +37,12 @@ def build_workspace(config: AblationConfig) -> Workspace:
     """Prepare data, instructions and vocabulary (cached), register the SeqIO tasks."""
     import seqio
 
-    from instructrec_jax.data import PrepareConfig, prepare_dataset
-    from instructrec_jax.instructions.generate import GenerateConfig, generate
-    from instructrec_jax.tasks.environment import install_dataset_tasks
     from instructrec_jax.tasks.vocab import model_vocab_size
 
     root = Path(config.work_dir).resolve() / "workspace"
-    dataset = prepare_dataset(
-        config.dataset,
-        PrepareConfig(max_history=config.max_history, seed=config.data_seed),
-        **config.dataset_kwargs,
-    )
-    processed_dir = root / "processed"
-    dataset.save(processed_dir)
-    instructions_dir = root / "instructions"
-    generate(
-        dataset, instructions_dir, GenerateConfig(seed=config.data_seed, workers=config.workers)
-    )
-    vocab_path, vocabulary, names = install_dataset_tasks(
-        config.dataset,
-        str(instructions_dir),
-        vocab_size=config.vocab_size,
-        cache_dir=str(root / "vocab_cache"),
-        seed=config.data_seed,
-        shuffle_buffer_size=config.shuffle_buffer_size,
-    )
+    dataset, processed_dir = prepare_processed(config, root, config.data_seed)
+    generate_instructions(config, dataset, root, config.data_seed)
+    vocab_path, vocabulary, names = install_tasks(config, root, config.data_seed)
     sizes = {
         name: len(seqio.MixtureRegistry.get(name).tasks)
         for name in names

@@ -19,21 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from instructrec_jax.chat_client import ChatClient, ChatConfig, Messages
-from instructrec_jax.data.types import EvalExample, Item
-from instructrec_jax.evaluation.instructrec_scorer import (
-    RenderSettings,
-    rank_templates,
-    render_instruction_texts,
-)
+from instructrec_jax.data.types import EvalExample
+from instructrec_jax.evaluation.instructrec_scorer import InstructionRenderer, rank_templates
 from instructrec_jax.evaluation.ranking_parser import parse_ranking
 from instructrec_jax.instructions.codes import CodeCombination, TaskForm
-from instructrec_jax.instructions.teachers import Teacher
-from instructrec_jax.instructions.templates import Template
 
 SYSTEM_PROMPT = (
     "You are a recommender system. Read the request and the labelled candidates, then rank "
@@ -54,69 +48,45 @@ class AnswerCounts:
     partial: int = 0
 
 
+@dataclasses.dataclass(eq=False)
 class ChatRanker:
     """A :class:`~instructrec_jax.evaluation.runner.TemplatedScorer` asking a chat model.
 
-    Args:
+    Attributes:
       client: the chat endpoint client.
-      catalog: item id -> Item.
-      teacher: writes P2 / I1 / I2 as for InstructRec.
-      templates: template id -> Template.
-      settings: rendering settings (seed of the display order, token budget by ``counter``).
+      renderer: catalog, teacher, templates and rendering settings (InstructRec's: seed of
+        the display order, token budget by ``counter``).
       name: the row's name in reports.
       instruction_type, template_id: the bound template (None: unbound; bind with
         :meth:`with_template`).
+      counts: answer counts, shared by the rankers :meth:`with_template` binds (with the
+        lock that guards them).
     """
 
-    def __init__(
-        self,
-        client: ChatClient,
-        catalog: Mapping[str, Item],
-        teacher: Teacher,
-        templates: Mapping[str, Template],
-        settings: RenderSettings | None = None,
-        name: str = "ChatLLM zero-shot",
-        instruction_type: str | None = None,
-        template_id: str | None = None,
-    ) -> None:
-        self.client = client
-        self.catalog = catalog
-        self.teacher = teacher
-        self.templates = templates
-        self.settings = settings or RenderSettings()
-        self.name = name
-        self.instruction_type = instruction_type
-        self.template_id = template_id
-        self.counts = AnswerCounts()
-        self._lock = threading.Lock()
+    client: ChatClient
+    renderer: InstructionRenderer
+    name: str = "ChatLLM zero-shot"
+    instruction_type: str | None = None
+    template_id: str | None = None
+    counts: AnswerCounts = dataclasses.field(default_factory=AnswerCounts)
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     def template_ids(self, instruction_type: str, family: str | None = None) -> list[str]:
         """The first plain T3 template of ``family`` for the type: no selection on
         validation (each template tried would cost one paid call per validation user)."""
+        templates = self.renderer.templates
         ids = [
             t
-            for t in rank_templates(self.templates, instruction_type, family)
-            if self.templates[t].task_form is TaskForm.T3
+            for t in rank_templates(templates, instruction_type, family)
+            if templates[t].task_form is TaskForm.T3
         ]
         return ids[:1]
 
     def with_template(self, instruction_type: str, template_id: str) -> ChatRanker:
         """A ranker sharing this one's client and counts, bound to a T3 template."""
-        if self.templates[template_id].task_form is not TaskForm.T3:
+        if self.renderer.templates[template_id].task_form is not TaskForm.T3:
             raise ValueError(f"the chat ranker needs a T3 template, got {template_id!r}")
-        other = ChatRanker(
-            self.client,
-            self.catalog,
-            self.teacher,
-            self.templates,
-            self.settings,
-            self.name,
-            instruction_type,
-            template_id,
-        )
-        other.counts = self.counts
-        other._lock = self._lock
-        return other
+        return dataclasses.replace(self, instruction_type=instruction_type, template_id=template_id)
 
     def messages(self, instruction: str) -> Messages:
         """The chat request for one rendered instruction."""
@@ -135,26 +105,21 @@ class ChatRanker:
         if not examples:
             return np.zeros((0, 0), dtype=np.float64)
         combination = CodeCombination.parse(self.instruction_type)
-        texts, shown_lists = render_instruction_texts(
-            self.templates[self.template_id],
-            combination,
-            self.catalog,
-            self.teacher,
-            self.settings,
-            examples,
-            candidate_lists,
+        texts, shown_lists = self.renderer.texts(
+            self.template_id, combination, examples, candidate_lists
         )
         answers = self.client.answer_all([self.messages(text) for text in texts])
         out = np.zeros((len(examples), len(candidate_lists[0])), dtype=np.float64)
+        catalog = self.renderer.catalog
         for row, (answer, shown, wanted) in enumerate(zip(answers, shown_lists, candidate_lists)):
-            ranking = parse_ranking(answer, [self.catalog[item].title for item in shown])
+            ranking = parse_ranking(answer, [catalog[item].title for item in shown])
             self._count(len(ranking), len(shown))
             score_of = {shown[p]: float(len(shown) - j) for j, p in enumerate(ranking)}
             out[row] = [score_of.get(item, 0.0) for item in wanted]
         return out
 
     def _count(self, named: int, shown: int) -> None:
-        with self._lock:
+        with self.lock:
             self.counts.answers += 1
             self.counts.unparseable += named == 0
             self.counts.partial += 0 < named < shown
@@ -165,14 +130,7 @@ class ChatRanker:
 
 
 def make_chat_ranker(
-    config: ChatConfig,
-    catalog: Mapping[str, Item],
-    teacher: Teacher,
-    templates: Mapping[str, Template],
-    settings: RenderSettings | None = None,
-    name: str | None = None,
+    config: ChatConfig, renderer: InstructionRenderer, name: str | None = None
 ) -> ChatRanker:
     """A chat ranker for ``config``'s endpoint, named ``chat:<model>`` by default."""
-    return ChatRanker(
-        ChatClient(config), catalog, teacher, templates, settings, name or f"chat:{config.model}"
-    )
+    return ChatRanker(ChatClient(config), renderer, name or f"chat:{config.model}")

@@ -22,6 +22,7 @@ the cost is measured on every run.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
@@ -29,19 +30,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from instructrec_jax.data.processed import ProcessedDataset
-from instructrec_jax.data.types import EvalExample, Item
-from instructrec_jax.evaluation.instructrec_scorer import (
-    RenderSettings,
-    TextTokenizer,
-    render_instruction_texts,
-)
+from instructrec_jax.data.types import EvalExample
+from instructrec_jax.evaluation.instructrec_scorer import InstructionRenderer, TextTokenizer
 from instructrec_jax.evaluation.metrics import metrics_from_ranks
 from instructrec_jax.evaluation.reports import ResultRow
 from instructrec_jax.evaluation.scenarios import get_scenario, scenario_examples
-from instructrec_jax.inference.buckets import EOS_ID
 from instructrec_jax.inference.generation import ConstrainedGenerator
 from instructrec_jax.instructions.codes import CodeCombination, Strategy, TaskForm
-from instructrec_jax.instructions.teachers import Teacher
 from instructrec_jax.instructions.templates import Template
 
 FULL_CATALOG = "full_catalog"
@@ -96,40 +91,27 @@ def _without_history(items: Sequence[str], example: EvalExample, k: int) -> tupl
     return tuple(dict.fromkeys(i for i in items if i not in history))[:k]
 
 
+@dataclasses.dataclass(frozen=True)
 class GenerativeCatalogRanker:
     """InstructRec by trie-constrained beam search (see the module docstring).
 
-    Args:
+    Attributes:
       generator: beam search over the catalog's title trie (``job.make_title_trie``).
       tokenizer: the model's vocabulary.
-      catalog, teacher, templates, settings: as for ``InstructRecScorer``.
+      renderer: catalog, teacher, templates and rendering settings (InstructRec's).
       beam_size: beams kept; must be at least the largest cutoff asked for.
       name: the row's name.
     """
 
-    def __init__(
-        self,
-        generator: ConstrainedGenerator,
-        tokenizer: TextTokenizer,
-        catalog: Mapping[str, Item],
-        teacher: Teacher,
-        templates: Mapping[str, Template],
-        settings: RenderSettings | None = None,
-        beam_size: int = 20,
-        name: str = "InstructRec",
-    ) -> None:
-        self.generator = generator
-        self.tokenizer = tokenizer
-        self.catalog = catalog
-        self.teacher = teacher
-        self.templates = templates
-        self.settings = settings or RenderSettings()
-        self.beam_size = beam_size
-        self.name = name
+    generator: ConstrainedGenerator
+    tokenizer: TextTokenizer
+    renderer: InstructionRenderer
+    beam_size: int = 20
+    name: str = "InstructRec"
 
     def template_for(self, family: str, instruction_type: str) -> str:
         """The T2 template rendered for the scenario type."""
-        return matching_template(self.templates, family, instruction_type)
+        return matching_template(self.renderer.templates, family, instruction_type)
 
     def rank_catalog(
         self, examples: Sequence[EvalExample], family: str, instruction_type: str, k: int
@@ -137,18 +119,13 @@ class GenerativeCatalogRanker:
         """Top ``k`` generated items per example, history items dropped."""
         if self.beam_size < k:
             raise ValueError(f"beam_size {self.beam_size} is below the cutoff {k}")
-        template_id = self.template_for(family, instruction_type)
-        texts, _ = render_instruction_texts(
-            self.templates[template_id],
+        texts, _ = self.renderer.texts(
+            self.template_for(family, instruction_type),
             CodeCombination.parse(matching_type(instruction_type)),
-            self.catalog,
-            self.teacher,
-            self.settings,
             examples,
             [()] * len(examples),
         )
-        budget = self.settings.max_input_tokens - 1
-        instructions = [[*list(self.tokenizer.encode(t))[:budget], EOS_ID] for t in texts]
+        instructions = self.renderer.token_ids(self.tokenizer, texts)
         generations = self.generator.generate(instructions, self.beam_size)
         return [
             _without_history([item for g in row for item in g.item_ids], example, k)

@@ -99,18 +99,84 @@ class RenderSettings:
     counter: TokenCounter = dataclasses.field(default_factory=WhitespaceCounter)
 
 
+@dataclasses.dataclass(frozen=True)
+class InstructionRenderer:
+    """Renders the instructions of the rankers that read one (InstructRec scoring or
+    generating, a chat model), so that they all read the same text for an example.
+
+    Attributes:
+      catalog: item id -> Item.
+      teacher: writes P2 / I1 / I2 (the same teacher that generated the training data).
+      templates: template id -> Template (``load_templates()``).
+      settings: rendering and tokenization settings.
+    """
+
+    catalog: Mapping[str, Item]
+    teacher: Teacher
+    templates: Mapping[str, Template]
+    settings: RenderSettings = dataclasses.field(default_factory=RenderSettings)
+
+    def texts(
+        self,
+        template_id: str,
+        combination: CodeCombination,
+        examples: Sequence[EvalExample],
+        candidate_lists: Sequence[Sequence[str]],
+    ) -> tuple[list[str], list[tuple[str, ...]]]:
+        """Instruction texts and the candidate order each shows, within the token budget.
+
+        T3: one instruction per example showing all its candidates (seeded display order).
+        T0: one instruction per (example, candidate), flattened example-major, each showing
+        one. The teacher annotates each example (P2 / I1 / I2 from the target). The renderer
+        drops the oldest history items to fit ``settings.max_input_tokens`` - 1 (EOS)
+        tokens as counted by ``settings.counter``.
+        """
+        template, settings = self.templates[template_id], self.settings
+        requests = [
+            AnnotationRequest(e.history, e.target, e.review, self.catalog) for e in examples
+        ]
+        annotations = self.teacher.annotate_batch(requests)
+        texts, shown_lists = [], []
+        for example, annotation, candidates in zip(examples, annotations, candidate_lists):
+            if len(set(candidates)) != len(candidates):
+                raise ValueError(f"user {example.user_id!r}: duplicate candidates {candidates}")
+            if combination.task_form is TaskForm.T0:
+                shown_each = [(candidate,) for candidate in candidates]
+            else:
+                shown_each = [
+                    shuffled_candidates(
+                        candidates, settings.seed, example.split, example.user_id, example.target
+                    )
+                ]
+            for shown in shown_each:
+                data = RenderInput(example.history, example.target, annotation, shown)
+                rendered = render(
+                    template,
+                    combination,
+                    self.catalog,
+                    data,
+                    settings.counter,
+                    settings.max_input_tokens - 1,
+                )
+                texts.append(rendered.inputs)
+                shown_lists.append(shown)
+        return texts, shown_lists
+
+    def token_ids(self, tokenizer: TextTokenizer, texts: Sequence[str]) -> list[list[int]]:
+        """EOS-terminated token ids of each text, cut to ``settings.max_input_tokens``."""
+        budget = self.settings.max_input_tokens - 1  # one token of the budget is EOS
+        return [[*list(tokenizer.encode(text))[:budget], EOS_ID] for text in texts]
+
+
 class InstructRecScorer:
     """Likelihood ranking of candidate titles under one template and instruction type.
 
     Args:
       engine: scores token-level candidates for token-level instructions.
       tokenizer: the model's vocabulary.
-      catalog: item id -> Item.
-      teacher: writes P2 / I1 / I2 (the same teacher that generated the training data).
-      templates: template id -> Template (``load_templates()``).
+      renderer: catalog, teacher, templates and rendering settings.
       instruction_type: e.g. ``p1_i0_t3``.
       template_id: a plain T3 template that renders ``instruction_type``.
-      settings: rendering and tokenization settings.
       name: the ranker's name in reports.
     """
 
@@ -118,29 +184,23 @@ class InstructRecScorer:
         self,
         engine: ScoringEngine,
         tokenizer: TextTokenizer,
-        catalog: Mapping[str, Item],
-        teacher: Teacher,
-        templates: Mapping[str, Template],
+        renderer: InstructionRenderer,
         instruction_type: str,
         template_id: str,
-        settings: RenderSettings | None = None,
         name: str = "InstructRec",
     ) -> None:
-        if template_id not in rank_templates(templates, instruction_type):
+        choices = rank_templates(renderer.templates, instruction_type)
+        if template_id not in choices:
             raise ValueError(
                 f"template {template_id!r} is not a plain T3/T0 template of {instruction_type!r}; "
-                f"choose one of {rank_templates(templates, instruction_type)}"
+                f"choose one of {choices}"
             )
         self.engine = engine
         self.tokenizer = tokenizer
-        self.catalog = catalog
-        self.teacher = teacher
-        self.templates = templates
+        self.renderer = renderer
         self.instruction_type = instruction_type
         self.template_id = template_id
-        self.template = templates[template_id]
         self.combination = CodeCombination.parse(instruction_type)
-        self.settings = settings or RenderSettings()
         self.name = name
         self._title_tokens: dict[str, list[int]] = {}
         self._pointwise: list[PointwiseScorer] = []  # built on first T0 use, shared by copies
@@ -148,20 +208,12 @@ class InstructRecScorer:
     def template_ids(self, instruction_type: str, family: str | None = None) -> list[str]:
         """Templates of ``family`` (None: any) this scorer can be rebound to for
         ``instruction_type``."""
-        return rank_templates(self.templates, instruction_type, family)
+        return rank_templates(self.renderer.templates, instruction_type, family)
 
     def with_template(self, instruction_type: str, template_id: str) -> InstructRecScorer:
         """A scorer sharing this one's engine and caches, bound to another template."""
         other = InstructRecScorer(
-            self.engine,
-            self.tokenizer,
-            self.catalog,
-            self.teacher,
-            self.templates,
-            instruction_type,
-            template_id,
-            self.settings,
-            self.name,
+            self.engine, self.tokenizer, self.renderer, instruction_type, template_id, self.name
         )
         other._title_tokens = self._title_tokens
         other._pointwise = self._pointwise
@@ -197,24 +249,14 @@ class InstructRecScorer:
         instruction per (example, candidate), flattened example-major, each showing one.
         """
         texts, shown_lists = self.render_texts(examples, candidate_lists)
-        budget = self.settings.max_input_tokens - 1  # one token of the budget is EOS
-        instructions = [[*list(self.tokenizer.encode(t))[:budget], EOS_ID] for t in texts]
-        return instructions, shown_lists
+        return self.renderer.token_ids(self.tokenizer, texts), shown_lists
 
     def render_texts(
         self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
     ) -> tuple[list[str], list[tuple[str, ...]]]:
         """Rendered instruction texts and the candidate order each shows (see
-        :func:`render_instruction_texts`)."""
-        return render_instruction_texts(
-            self.template,
-            self.combination,
-            self.catalog,
-            self.teacher,
-            self.settings,
-            examples,
-            candidate_lists,
-        )
+        :meth:`InstructionRenderer.texts`)."""
+        return self.renderer.texts(self.template_id, self.combination, examples, candidate_lists)
 
     def _score_pointwise(
         self, examples: Sequence[EvalExample], candidate_lists: Sequence[Sequence[str]]
@@ -238,53 +280,7 @@ class InstructRecScorer:
     def _title(self, item_id: str) -> list[int]:
         tokens = self._title_tokens.get(item_id)
         if tokens is None:
-            encoded = list(self.tokenizer.encode(self.catalog[item_id].title))
-            tokens = [*encoded[: self.settings.max_target_tokens - 1], EOS_ID]
+            encoded = list(self.tokenizer.encode(self.renderer.catalog[item_id].title))
+            tokens = [*encoded[: self.renderer.settings.max_target_tokens - 1], EOS_ID]
             self._title_tokens[item_id] = tokens
         return tokens
-
-
-def render_instruction_texts(
-    template: Template,
-    combination: CodeCombination,
-    catalog: Mapping[str, Item],
-    teacher: Teacher,
-    settings: RenderSettings,
-    examples: Sequence[EvalExample],
-    candidate_lists: Sequence[Sequence[str]],
-) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Instruction texts and the candidate order each shows, within the token budget.
-
-    T3: one instruction per example showing all its candidates (seeded display order). T0:
-    one instruction per (example, candidate), flattened example-major, each showing one.
-    The teacher annotates each example (P2 / I1 / I2 from the target). The renderer drops
-    the oldest history items to fit ``settings.max_input_tokens`` - 1 (EOS) tokens as
-    counted by ``settings.counter``.
-    """
-    requests = [AnnotationRequest(e.history, e.target, e.review, catalog) for e in examples]
-    annotations = teacher.annotate_batch(requests)
-    texts, shown_lists = [], []
-    for example, annotation, candidates in zip(examples, annotations, candidate_lists):
-        if len(set(candidates)) != len(candidates):
-            raise ValueError(f"user {example.user_id!r}: duplicate candidates {candidates}")
-        if combination.task_form is TaskForm.T0:
-            shown_each = [(candidate,) for candidate in candidates]
-        else:
-            shown_each = [
-                shuffled_candidates(
-                    candidates, settings.seed, example.split, example.user_id, example.target
-                )
-            ]
-        for shown in shown_each:
-            data = RenderInput(example.history, example.target, annotation, shown)
-            rendered = render(
-                template,
-                combination,
-                catalog,
-                data,
-                settings.counter,
-                settings.max_input_tokens - 1,
-            )
-            texts.append(rendered.inputs)
-            shown_lists.append(shown)
-    return texts, shown_lists

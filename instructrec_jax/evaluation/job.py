@@ -15,6 +15,7 @@ from instructrec_jax.cli_errors import UsageError
 from instructrec_jax.data.processed import ProcessedDataset
 from instructrec_jax.data.types import Item
 from instructrec_jax.evaluation.instructrec_scorer import (
+    InstructionRenderer,
     InstructRecScorer,
     RenderSettings,
     TextTokenizer,
@@ -169,17 +170,10 @@ def make_instructrec_scorer(
         if not choices:
             raise ValueError(f"no plain T3 template renders {instruction_type!r}")
         template_id = choices[0]
-    return InstructRecScorer(
-        engine,
-        tokenizer,
-        catalog,
-        teacher or HeuristicTeacher(),
-        templates,
-        instruction_type,
-        template_id,
-        settings,
-        name,
+    renderer = InstructionRenderer(
+        catalog, teacher or HeuristicTeacher(), templates, settings or RenderSettings()
     )
+    return InstructRecScorer(engine, tokenizer, renderer, instruction_type, template_id, name)
 
 
 def make_baselines(

@@ -12,6 +12,7 @@ import pytest
 
 from instructrec_jax.chat_client import ChatConfig
 from instructrec_jax.evaluation.chat_ranker import make_chat_ranker
+from instructrec_jax.evaluation.instructrec_scorer import InstructionRenderer
 from instructrec_jax.evaluation.runner import EvaluationConfig, run_evaluation
 from instructrec_jax.instructions.teachers import HeuristicTeacher
 from instructrec_jax.instructions.templates import load_templates
@@ -91,7 +92,9 @@ def _ranker(server, tmp_path, monkeypatch):
         max_tokens=64,
     )
     dataset = small_dataset()
-    return dataset, make_chat_ranker(config, dataset.catalog, HeuristicTeacher(), load_templates())
+    return dataset, make_chat_ranker(
+        config, InstructionRenderer(dataset.catalog, HeuristicTeacher(), load_templates())
+    )
 
 
 def test_scores_follow_the_answer_and_every_candidate_is_scored(

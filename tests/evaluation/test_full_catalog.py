@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from instructrec_jax.evaluation import full_catalog
-from instructrec_jax.evaluation.instructrec_scorer import RenderSettings, render_instruction_texts
+from instructrec_jax.evaluation.instructrec_scorer import InstructionRenderer, RenderSettings
 from instructrec_jax.evaluation.job import make_title_trie
 from instructrec_jax.evaluation.runner import EvaluationConfig, run_evaluation
 from instructrec_jax.inference import buckets
@@ -81,28 +81,18 @@ def test_generation_with_enough_beams_lists_every_title_by_exact_likelihood():
     subset = {item: dataset.catalog[item] for item in [*small, example.target]}
     trie = make_title_trie(subset, tokenizer, max_title_tokens=16)
     settings = RenderSettings(seed=0, max_input_tokens=128, max_target_tokens=16)
+    renderer = InstructionRenderer(dataset.catalog, HeuristicTeacher(), load_templates(), settings)
     ranker = full_catalog.GenerativeCatalogRanker(
         ConstrainedGenerator(module, params, trie, BUCKETS),
         tokenizer,
-        dataset.catalog,
-        HeuristicTeacher(),
-        load_templates(),
-        settings,
+        renderer,
         beam_size=len(subset),
     )
     (items,) = ranker.rank_catalog([example], "recommendation", "p1_i0_t3", len(subset))
     wanted = [item for item in subset if item not in example.history]
     assert sorted(items) == sorted(wanted)
     # The same instruction scored exactly by the engine, titles EOS-terminated.
-    (text,), _ = render_instruction_texts(
-        load_templates()["A1"],
-        CodeCombination.parse("p1_i0_t2"),
-        dataset.catalog,
-        HeuristicTeacher(),
-        settings,
-        [example],
-        [()],
-    )
+    (text,), _ = renderer.texts("A1", CodeCombination.parse("p1_i0_t2"), [example], [()])
     instruction = [*tokenizer.encode(text)[:127], buckets.EOS_ID]
     titles = [[*tokenizer.encode(dataset.catalog[i].title), buckets.EOS_ID] for i in items]
     exact = ScoringEngine(module, params, BUCKETS).score([instruction], [titles])[0]

@@ -12,6 +12,7 @@ import pytest
 
 from instructrec_jax.evaluation.candidate_lists import CandidateListScorer
 from instructrec_jax.evaluation.instructrec_scorer import (
+    InstructionRenderer,
     InstructRecScorer,
     RenderSettings,
     rank_templates,
@@ -49,12 +50,14 @@ def scorer_and_model():
     scorer = InstructRecScorer(
         engine,
         WordTokenizer(),
-        dataset.catalog,
-        HeuristicTeacher(),
-        load_templates(),
+        InstructionRenderer(
+            dataset.catalog,
+            HeuristicTeacher(),
+            load_templates(),
+            RenderSettings(seed=0, max_input_tokens=128, max_target_tokens=16),
+        ),
         "p1_i0_t3",
         "A7",
-        RenderSettings(seed=0, max_input_tokens=128, max_target_tokens=16),
     )
     return scorer, module, params, dataset
 

@@ -19,27 +19,26 @@ import jax.numpy as jnp
 from instructrec_jax.evaluation.baselines.item_index import PADDING_INDEX
 from instructrec_jax.evaluation.baselines.sequential_scorer import SequentialScorer
 from instructrec_jax.evaluation.baselines.training_config import (
-    TrainingConfig,
+    WindowConfig,
     check_fraction,
     check_positive,
 )
 
 
 @dataclasses.dataclass(frozen=True)
-class GRU4RecConfig(TrainingConfig):
+class GRU4RecConfig(WindowConfig):
     """GRU4Rec's size and schedule; the model defaults are RecBole's.
 
     RecBole: embedding 64, hidden 128, 1 layer, dropout 0.3 on the item embeddings, CE
     loss, Adam at 1e-3. Here the learning rate is 3e-3 with at most 40 epochs and patience
     3, the same CPU-budget trade as SASRec's (RecBole trains up to 300 epochs with
-    patience 10).
+    patience 10). ``max_length`` is ``WindowConfig``'s.
 
     Attributes:
       embedding_size: item embedding width (also the output state width).
       hidden_size: GRU state width.
       num_layers: stacked GRU layers.
       dropout_rate: dropout on the item embeddings.
-      max_length: input window in items; ``None`` uses the dataset's ``max_history``.
     """
 
     learning_rate: float = 3e-3
@@ -48,7 +47,6 @@ class GRU4RecConfig(TrainingConfig):
     hidden_size: int = 128
     num_layers: int = 1
     dropout_rate: float = 0.3
-    max_length: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -57,8 +55,6 @@ class GRU4RecConfig(TrainingConfig):
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,
         }
-        if self.max_length is not None:
-            sizes["max_length"] = self.max_length
         check_positive("GRU4RecConfig", sizes)
         check_fraction("GRU4RecConfig", "dropout_rate", self.dropout_rate)
 

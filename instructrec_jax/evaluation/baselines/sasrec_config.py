@@ -6,8 +6,9 @@ import dataclasses
 from typing import Literal
 
 from instructrec_jax.evaluation.baselines.training_config import (
-    TrainingConfig,
+    WindowConfig,
     check_fraction,
+    check_heads,
     check_positive,
 )
 
@@ -15,7 +16,7 @@ LossName = Literal["ce", "bce"]
 
 
 @dataclasses.dataclass(frozen=True)
-class SASRecConfig(TrainingConfig):
+class SASRecConfig(WindowConfig):
     """Model size, training schedule and early stopping of SASRec.
 
     Defaults follow the paper's settings for sparse data (hidden 64, 2 blocks, 1 head,
@@ -31,15 +32,12 @@ class SASRecConfig(TrainingConfig):
       1e-3 (which needs about 30 epochs to get there).
 
     The schedule fields (learning rate, batch, epochs, early stopping) are
-    ``TrainingConfig``'s.
+    ``TrainingConfig``'s, ``max_length`` is ``WindowConfig``'s.
 
     Attributes:
       hidden_size: item/position embedding and model width.
       num_blocks: self-attention blocks.
       num_heads: attention heads (must divide ``hidden_size``).
-      max_length: input window in items; ``None`` uses the dataset's ``max_history``
-        (the length of ``EvalExample.history``, 20 by default), so training and
-        evaluation see the same context.
       dropout_rate: dropout on embeddings, attention weights and feed-forward outputs.
       loss: ``"ce"`` (full softmax) or ``"bce"`` (one uniform negative per position).
     """
@@ -50,7 +48,6 @@ class SASRecConfig(TrainingConfig):
     hidden_size: int = 64
     num_blocks: int = 2
     num_heads: int = 1
-    max_length: int | None = None
     dropout_rate: float = 0.2
     loss: LossName = "ce"
 
@@ -64,13 +61,7 @@ class SASRecConfig(TrainingConfig):
                 "num_heads": self.num_heads,
             },
         )
-        if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"SASRecConfig.num_heads ({self.num_heads}) must divide hidden_size "
-                f"({self.hidden_size})"
-            )
-        if self.max_length is not None:
-            check_positive("SASRecConfig", {"max_length": self.max_length})
+        check_heads("SASRecConfig", self.hidden_size, self.num_heads)
         check_fraction("SASRecConfig", "dropout_rate", self.dropout_rate)
         if self.loss not in ("ce", "bce"):
             raise ValueError(f"SASRecConfig.loss must be 'ce' or 'bce', got {self.loss!r}")

@@ -40,33 +40,24 @@ from instructrec_jax.evaluation.baselines.sequence_losses import (
 from instructrec_jax.evaluation.baselines.sequential_scorer import SequentialScorer
 from instructrec_jax.evaluation.baselines.text_scorer import QueryConfig, TextScorer, pooled_tokens
 from instructrec_jax.evaluation.baselines.train_loop import Batch, LossFn, Params
-from instructrec_jax.evaluation.baselines.training_config import check_positive
+from instructrec_jax.evaluation.baselines.training_config import WindowConfig
 from instructrec_jax.evaluation.baselines.transformer import TransformerConfig, TransformerModel
 
 
 @dataclasses.dataclass(frozen=True)
-class TEMConfig(QueryConfig, TransformerConfig):
+class TEMConfig(QueryConfig, TransformerConfig, WindowConfig):
     """TEM's size and schedule (query settings ``QueryConfig``'s, encoder sizes
-    ``TransformerConfig``'s).
+    ``TransformerConfig``'s, history window ``WindowConfig``'s).
 
     Width 64, 1 layer, 2 heads, feed-forward 256, dropout 0.1 (TEM's best settings use
     1-2 layers); Adam at 1e-3, batch 256, up to 30 epochs, patience 3. ``score`` reads the
     vague intention (I1) by default: the paper's TEM row is ``<P1, I1, T3>``.
-
-    Attributes:
-      max_length: history items read; ``None`` uses the dataset's ``max_history``.
     """
 
     batch_size: int = 256
     max_epochs: int = 30
     num_layers: int = 1
     dropout_rate: float = 0.1
-    max_length: int | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.max_length is not None:
-            check_positive("TEMConfig", {"max_length": self.max_length})
 
 
 class TEM(TransformerModel):

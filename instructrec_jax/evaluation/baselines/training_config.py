@@ -35,6 +35,12 @@ def check_fraction(owner: str, field_name: str, value: float) -> None:
         raise ValueError(f"{owner}.{field_name} must be in [0, 1), got {value}")
 
 
+def check_heads(owner: str, hidden_size: int, num_heads: int) -> None:
+    """Raise ``ValueError`` unless ``num_heads`` divides ``hidden_size`` (attention heads)."""
+    if hidden_size % num_heads:
+        raise ValueError(f"{owner}.num_heads ({num_heads}) must divide hidden_size ({hidden_size})")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     """Optimizer, schedule and early stopping of a trained baseline.
@@ -98,3 +104,21 @@ class TrainingConfig:
             for name, value in values.items()
         }
         return cls(**restored)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowConfig(TrainingConfig):
+    """A sequential baseline's history window (GRU4Rec, SASRec, TEM).
+
+    Attributes:
+      max_length: input window in items; ``None`` uses the dataset's ``max_history`` (the
+        length of ``EvalExample.history``, 20 by default), so training and evaluation see
+        the same context.
+    """
+
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_length is not None:
+            check_positive(type(self).__name__, {"max_length": self.max_length})

@@ -16,6 +16,7 @@ import jax
 from instructrec_jax.evaluation.baselines.training_config import (
     TrainingConfig,
     check_fraction,
+    check_heads,
     check_positive,
 )
 
@@ -50,10 +51,7 @@ class TransformerConfig(TrainingConfig):
                 "inner_size": self.inner_size,
             },
         )
-        if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"{owner}.num_heads ({self.num_heads}) must divide hidden_size ({self.hidden_size})"
-            )
+        check_heads(owner, self.hidden_size, self.num_heads)
         check_fraction(owner, "dropout_rate", self.dropout_rate)
 
 
