@@ -34,6 +34,19 @@ class GpuSpec:
     registers_per_sm: int = 65536
 
 
+_H100 = GpuSpec(
+    description="NVIDIA H100 80GB HBM3",
+    sm_count=132,
+    memory_bytes=81559 * MIB,
+    clock_ghz=1.98,
+    memory_bandwidth=3_350_000_000_000,
+    l2_cache_bytes=50 * MIB,
+    compute_capability=(9, 0),
+    fp32_cores_per_sm=128,
+    shared_memory_per_sm=228 * KIB,
+    shared_memory_per_block_optin=227 * KIB,
+)
+
 GPUS: dict[str, GpuSpec] = {
     "a100": GpuSpec(
         description="NVIDIA A100-SXM4-80GB",
@@ -47,29 +60,13 @@ GPUS: dict[str, GpuSpec] = {
         shared_memory_per_sm=164 * KIB,
         shared_memory_per_block_optin=163 * KIB,
     ),
-    "h100": GpuSpec(
-        description="NVIDIA H100 80GB HBM3",
-        sm_count=132,
-        memory_bytes=81559 * MIB,
-        clock_ghz=1.98,
-        memory_bandwidth=3_350_000_000_000,
-        l2_cache_bytes=50 * MIB,
-        compute_capability=(9, 0),
-        fp32_cores_per_sm=128,
-        shared_memory_per_sm=228 * KIB,
-        shared_memory_per_block_optin=227 * KIB,
-    ),
-    "h200": GpuSpec(
+    "h100": _H100,
+    # The H200 is an H100 (same SMs, clocks, caches) with HBM3e: more memory, more bandwidth.
+    "h200": dataclasses.replace(
+        _H100,
         description="NVIDIA H200",
-        sm_count=132,
         memory_bytes=143771 * MIB,
-        clock_ghz=1.98,
         memory_bandwidth=4_800_000_000_000,
-        l2_cache_bytes=50 * MIB,
-        compute_capability=(9, 0),
-        fp32_cores_per_sm=128,
-        shared_memory_per_sm=228 * KIB,
-        shared_memory_per_block_optin=227 * KIB,
     ),
 }
 

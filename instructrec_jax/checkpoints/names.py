@@ -42,24 +42,29 @@ def _norm(t5x_prefix: str, hf_key: str) -> TensorName:
     return TensorName(f"{t5x_prefix}/scale", hf_key, False)
 
 
-def _encoder_layer(index: int) -> Iterator[TensorName]:
-    t5x = f"encoder/layers_{index}"
-    hf = f"encoder.block.{index}.layer"
-    yield _norm(f"{t5x}/pre_attention_layer_norm", f"{hf}.0.layer_norm.weight")
-    yield from _attention(f"{t5x}/attention", f"{hf}.0.SelfAttention")
-    yield _norm(f"{t5x}/pre_mlp_layer_norm", f"{hf}.1.layer_norm.weight")
-    yield from _mlp(f"{t5x}/mlp", f"{hf}.1.DenseReluDense")
+# Each layer's sublayers in order: (T5X norm, T5X module, HF module). HF numbers them
+# ``layer.<position>``; T5X names them.
+_ENCODER_SUBLAYERS = (
+    ("pre_attention_layer_norm", "attention", "SelfAttention"),
+    ("pre_mlp_layer_norm", "mlp", "DenseReluDense"),
+)
+_DECODER_SUBLAYERS = (
+    ("pre_self_attention_layer_norm", "self_attention", "SelfAttention"),
+    ("pre_cross_attention_layer_norm", "encoder_decoder_attention", "EncDecAttention"),
+    ("pre_mlp_layer_norm", "mlp", "DenseReluDense"),
+)
 
 
-def _decoder_layer(index: int) -> Iterator[TensorName]:
-    t5x = f"decoder/layers_{index}"
-    hf = f"decoder.block.{index}.layer"
-    yield _norm(f"{t5x}/pre_self_attention_layer_norm", f"{hf}.0.layer_norm.weight")
-    yield from _attention(f"{t5x}/self_attention", f"{hf}.0.SelfAttention")
-    yield _norm(f"{t5x}/pre_cross_attention_layer_norm", f"{hf}.1.layer_norm.weight")
-    yield from _attention(f"{t5x}/encoder_decoder_attention", f"{hf}.1.EncDecAttention")
-    yield _norm(f"{t5x}/pre_mlp_layer_norm", f"{hf}.2.layer_norm.weight")
-    yield from _mlp(f"{t5x}/mlp", f"{hf}.2.DenseReluDense")
+def _layer(
+    stack: str, index: int, sublayers: tuple[tuple[str, str, str], ...]
+) -> Iterator[TensorName]:
+    """The tensors of layer ``index`` of the ``encoder`` or ``decoder`` stack."""
+    t5x = f"{stack}/layers_{index}"
+    hf = f"{stack}.block.{index}.layer"
+    for position, (norm, module, hf_module) in enumerate(sublayers):
+        yield _norm(f"{t5x}/{norm}", f"{hf}.{position}.layer_norm.weight")
+        expand = _mlp if module == "mlp" else _attention
+        yield from expand(f"{t5x}/{module}", f"{hf}.{position}.{hf_module}")
 
 
 def tensor_names(config: T5Config) -> list[TensorName]:
@@ -74,7 +79,7 @@ def tensor_names(config: T5Config) -> list[TensorName]:
         TensorName("decoder/logits_dense/kernel", "lm_head.weight", True),
     ]
     for index in range(config.num_encoder_layers):
-        names.extend(_encoder_layer(index))
+        names.extend(_layer("encoder", index, _ENCODER_SUBLAYERS))
     for index in range(config.num_decoder_layers):
-        names.extend(_decoder_layer(index))
+        names.extend(_layer("decoder", index, _DECODER_SUBLAYERS))
     return names
