@@ -10,7 +10,7 @@ functions below are their first stages, each caching or resuming as its library 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +91,10 @@ class RecipeConfig(TrainingSettings):
       dataset_kwargs: reader arguments (``path`` for recbole, ``num_users`` for synthetic).
       max_history: history items kept per example.
       vocab_size: SentencePiece pieces (before the 100 extra ids and padding to 128).
+      title_pieces: each catalog title is one more piece of the vocabulary (a
+        SentencePiece user-defined symbol), so a title is one token in every instruction
+        and one (plus EOS) as a scored target: the from-scratch model learns items as
+        units instead of spelling them from sub-words.
       workers: processes rendering instructions (the output does not depend on it).
       shuffle_buffer_size: per-task shuffle buffer of the training input.
       scenarios: evaluation scenarios.
@@ -98,6 +102,9 @@ class RecipeConfig(TrainingSettings):
         paper's: ``random`` = 1 positive + 9 random negatives).
       max_test_examples: cap on test users per scenario (None: all).
       max_valid_examples: validation users per scenario used to choose each template.
+      mixtures: more training mixtures, name -> member tasks (``family/type`` keys or bare
+        types), registered as ``instructrec_<dataset>_<name>`` beside the generated ones
+        (``tasks.mixtures``), so ``mixture`` (or an arm) can name them.
     """
 
     work_dir: str = "output"
@@ -105,12 +112,14 @@ class RecipeConfig(TrainingSettings):
     dataset_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     max_history: int = 20
     vocab_size: int = 4000
+    title_pieces: bool = False
     workers: int = 2
     shuffle_buffer_size: int = 2000
     scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
     protocols: tuple[str, ...] = ("random",)
     max_test_examples: int | None = None
     max_valid_examples: int | None = 64
+    mixtures: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
 
 def prepare_processed(config: RecipeConfig, root: Path, seed: int) -> tuple[ProcessedDataset, Path]:
@@ -142,13 +151,18 @@ def generate_instructions(
 
 def install_tasks(config: RecipeConfig, root: Path, seed: int) -> tuple[str, Any, list[str]]:
     """Train (or reuse, under ``root/vocab_cache``) the vocabulary of the instructions in
-    ``root/instructions`` and register the dataset's SeqIO tasks and mixtures on it.
+    ``root/instructions`` (with ``config.title_pieces``, the titles of the catalog in
+    ``root/processed`` as whole pieces) and register the dataset's SeqIO tasks and mixtures on it.
 
     Returns:
       (the vocabulary's path, the ``seqio`` vocabulary, the registered names).
     """
+    from instructrec_jax.data import load_processed
     from instructrec_jax.tasks.environment import install_dataset_tasks
 
+    titles: list[str] = []
+    if config.title_pieces:
+        titles = [item.title for item in load_processed(root / "processed").catalog.values()]
     return install_dataset_tasks(
         config.dataset,
         str(root / "instructions"),
@@ -156,4 +170,6 @@ def install_tasks(config: RecipeConfig, root: Path, seed: int) -> tuple[str, Any
         cache_dir=str(root / "vocab_cache"),
         seed=seed,
         shuffle_buffer_size=config.shuffle_buffer_size,
+        custom_mixtures=config.mixtures,
+        whole_pieces=titles,
     )

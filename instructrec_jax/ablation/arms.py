@@ -21,6 +21,8 @@ from typing import Any
 from instructrec_jax.ablation.config import AblationConfig, Arm
 from instructrec_jax.ablation.workspace import Workspace
 from instructrec_jax.atomic_files import write_json_atomic
+from instructrec_jax.checkpoints import files
+from instructrec_jax.tasks import naming
 
 MARKER_FILE = "ablation_arm.json"
 EVAL_DIR = "eval"
@@ -67,19 +69,25 @@ def evaluation_settings(config: AblationConfig) -> dict[str, Any]:
 
 
 def run_settings(run: ArmRun, config: AblationConfig, workspace: Workspace) -> dict[str, Any]:
-    """Everything that changes the run's results (JSON-able)."""
-    return {
+    """Everything that changes the run's results (JSON-able); a custom mixture's members
+    (``ablation.mixtures``) count, so redefining one under the same name retrains."""
+    settings = {
         "arm": run.arm.name,
         "mixture": run.arm.mixture,
         "training": dict(run.arm.settings),
         "seed": run.seed,
         "dataset": config.dataset,
         "dataset_fingerprint": workspace.dataset_fingerprint,
-        "vocabulary": workspace.vocab_path,
+        "vocabulary": workspace.vocab_path,  # the same path for every vocabulary: see digest
+        "vocabulary_digest": files.content_digest(workspace.vocab_path),
         "evaluation": evaluation_settings(config),
         "baselines": list(config.baselines) if _evaluates_baselines(run, config) else [],
         "num_tasks": workspace.mixture_sizes.get(run.arm.mixture),
     }
+    for name, members in config.mixtures.items():
+        if naming.custom_mixture_name(config.dataset, name) == run.arm.mixture:
+            settings["mixture_members"] = list(members)
+    return settings
 
 
 def fingerprint(settings: dict[str, Any]) -> str:

@@ -91,7 +91,8 @@ class _LiteralDelegate(config_parser.ParserDelegate):
         return _Macro(macro_name)
 
 
-def _parent(path: str) -> str:
+def parent_dir(path: str) -> str:
+    """The folder above ``path`` (local or a URL)."""
     return path.rstrip("/").rsplit("/", 1)[0] if "/" in path.rstrip("/") else "."
 
 
@@ -121,7 +122,7 @@ def _read_into(
         if isinstance(statement, config_parser.IncludeStatement):
             included = statement.filename
             if not included.startswith("/") and not files.is_url(included):
-                included = files.join(_parent(path), included)
+                included = files.join(parent_dir(path), included)
             _read_into(included, bindings, macros, seen)
         elif isinstance(statement, config_parser.BindingStatement) and not statement.scope:
             if statement.arg_name:
@@ -198,7 +199,7 @@ def _from_t5x_fields(t5x: Mapping[str, Any], selector: str, path: str) -> T5Conf
 
 def find_config_gin(step_dir: str) -> str | None:
     """``config.gin`` in a ``checkpoint_<step>`` directory or its model directory, or None."""
-    for folder in (step_dir, _parent(step_dir)):
+    for folder in (step_dir, parent_dir(step_dir)):
         candidate = files.join(folder, CONFIG_GIN)
         if files.exists(candidate):
             return candidate

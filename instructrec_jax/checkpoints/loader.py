@@ -19,11 +19,17 @@ result has the layout of ``config`` (``scan_layers`` or not; see
 from __future__ import annotations
 
 import enum
+import json
 import re
 from pathlib import Path
 
 from instructrec_jax.checkpoints import files
-from instructrec_jax.checkpoints.gin_config import CONFIG_GIN, config_from_gin_file, find_config_gin
+from instructrec_jax.checkpoints.gin_config import (
+    CONFIG_GIN,
+    config_from_gin_file,
+    find_config_gin,
+    parent_dir,
+)
 from instructrec_jax.checkpoints.hf import (
     CONFIG_FILE,
     INDEX_FILE,
@@ -47,6 +53,9 @@ TRAINER_PARAMS_KEY = "params"
 # Orbax's completion marker (orbax.checkpoint's atomicity COMMIT_SUCCESS_FILE).
 COMMIT_SUCCESS_FILE = "commit_success.txt"
 _STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
+
+# What the trainer writes in every model directory (``training.preflight``).
+TRAIN_CONFIG_FILE = "train_config.json"
 
 
 class CheckpointFormat(enum.Enum):
@@ -143,13 +152,28 @@ def checkpoint_model_config(path: str | Path) -> T5Config | None:
 
     An HF folder brings its ``config.json`` (compute dtype included); a T5X or trainer
     ``checkpoint_<step>`` the ``config.gin`` in it or in its model directory (T5X writes
-    its configuration there, and so does ``python -m instructrec_jax.train``).
+    its configuration there, and so does ``python -m instructrec_jax.train``), else the
+    ``model`` of the ``train_config.json`` that every run of the trainer writes in its model
+    directory (the demo and the ablation arms train through the library, without gin).
     """
     checkpoint_format, directory = step_directory(path)
     if checkpoint_format is CheckpointFormat.HF:
         return config_from_hf(directory)
     found = find_config_gin(directory)
-    return None if found is None else config_from_gin_file(found)
+    if found is not None:
+        return config_from_gin_file(found)
+    return trainer_model_config(directory)
+
+
+def trainer_model_config(step_dir: str) -> T5Config | None:
+    """``model`` of ``train_config.json`` beside ``checkpoint_<step>``, or None without one."""
+    path = files.join(parent_dir(step_dir), TRAIN_CONFIG_FILE)
+    if not files.exists(path):
+        return None
+    try:
+        return T5Config(**json.loads(files.read_text(path))["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: no readable model config ({error!r})") from None
 
 
 def missing_config_message(path: str | Path) -> str:
@@ -157,7 +181,8 @@ def missing_config_message(path: str | Path) -> str:
     checkpoint_format, directory = step_directory(path)
     return (
         f"{path} is a {checkpoint_format.value} checkpoint without a model config (no "
-        f"{CONFIG_GIN} in {directory} or the folder above it): pass "
+        f"{CONFIG_GIN} in {directory} or the folder above it, no {TRAIN_CONFIG_FILE} above "
+        "it): pass "
         "--gin_file=gin/models/flan_t5_<size>.gin (or --gin.T5Config.* bindings)"
     )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +119,15 @@ def install_dataset_vocabulary(
     vocab_size: int = DEFAULT_TRAINED_VOCAB_SIZE,
     cache_dir: str | None = None,
     seed: int = 0,
+    whole_pieces: Sequence[str] = (),
 ) -> str:
     """Train (or take from the cache) a vocabulary on the directory's text; install it.
 
     The model is cached under ``cache_dir`` (default ``$INSTRUCTREC_DATA_DIR/vocab``) by
     dataset fingerprint, a digest of the instructions manifest and the seed, and size; then
     copied to ``<instructions dir>/vocab/spm.model`` where the definition modules look.
-    Returns that path.
+    ``whole_pieces`` (e.g. the catalog's titles) become one piece each
+    (``vocab.train_vocabulary``). Returns that path.
     """
     from instructrec_jax.tf_setup import import_tensorflow
 
@@ -138,7 +140,7 @@ def install_dataset_vocabulary(
         )
     key = _vocabulary_key(dataset, instructions_dir, manifest, seed)
     cached = vocab_lib.vocabulary_for_dataset(
-        _LazyCorpus(manifest), cache_dir, key, vocab_size, seed=seed
+        _LazyCorpus(manifest), cache_dir, key, vocab_size, seed=seed, whole_pieces=whole_pieces
     )
     target = dataset_vocabulary_path(instructions_dir)
     tf.io.gfile.makedirs(os.path.dirname(target))
@@ -180,9 +182,13 @@ def install_dataset_tasks(
     cache_dir: str,
     seed: int,
     shuffle_buffer_size: int,
+    custom_mixtures: Mapping[str, Sequence[str]] | None = None,
+    whole_pieces: Sequence[str] = (),
 ) -> tuple[str, Any, list[str]]:
     """Install the dataset's trained vocabulary (:func:`install_dataset_vocabulary`) and
-    register its SeqIO tasks and mixtures on it: what the demo and the ablation job share.
+    register its SeqIO tasks and mixtures (with ``custom_mixtures``: name -> member tasks)
+    on it: what the demo and the ablation job share. ``whole_pieces``: texts that become
+    one vocabulary piece each (:func:`install_dataset_vocabulary`).
 
     Returns:
       (the vocabulary's path, the ``seqio`` vocabulary, the registered names).
@@ -190,11 +196,20 @@ def install_dataset_tasks(
     from instructrec_jax.tasks.registry import register_dataset_tasks
 
     vocab_path = install_dataset_vocabulary(
-        dataset, instructions_dir, vocab_size=vocab_size, cache_dir=cache_dir, seed=seed
+        dataset,
+        instructions_dir,
+        vocab_size=vocab_size,
+        cache_dir=cache_dir,
+        seed=seed,
+        whole_pieces=whole_pieces,
     )
     vocabulary = vocab_lib.get_vocabulary(vocab_path)
     names = register_dataset_tasks(
-        dataset, instructions_dir, vocabulary, shuffle_buffer_size=shuffle_buffer_size
+        dataset,
+        instructions_dir,
+        vocabulary,
+        shuffle_buffer_size=shuffle_buffer_size,
+        custom_mixtures=custom_mixtures,
     )
     return vocab_path, vocabulary, names
 

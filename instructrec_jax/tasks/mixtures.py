@@ -23,6 +23,9 @@ Mixtures of one dataset (names in ``naming``):
   first, then matching (t2), pointwise (t0), pairwise (t1); then families in
   ``records.FAMILIES`` order; then the type name. So the ladder starts at the core
   reranking tasks and adds the more diverse formats later.
+- custom mixtures (``custom_mixtures``, e.g. from gin): a name and its member tasks
+  (``family/type`` keys, or bare types that one family has), registered as
+  ``instructrec_<dataset>_<name>``; a name that a generated mixture already has is an error.
 
 Rates: ``"examples"`` = the task's training record count (example-proportional mixing),
 ``"uniform"`` = 1 for every task.
@@ -110,7 +113,8 @@ def default_ladder_order(tasks: Iterable[TrainingTask]) -> list[str]:
 def resolve_ladder_order(
     ladder_order: Sequence[str], tasks: Sequence[TrainingTask]
 ) -> list[TrainingTask]:
-    """Map ladder entries (``family/type`` keys, or a bare type that one family has) to tasks."""
+    """Map ladder (or custom mixture) entries (``family/type`` keys, or a bare type that one
+    family has) to tasks."""
     by_key = {task.key: task for task in tasks}
     resolved: list[TrainingTask] = []
     for entry in ladder_order:
@@ -148,6 +152,7 @@ def plan_mixtures(
     held_out_types: Sequence[str] = (),
     ladder_order: Sequence[str] | None = None,
     leave_one_out_types: Sequence[str] | str = (),
+    custom_mixtures: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, list[TrainingTask]]:
     """Mixture name -> member tasks, for every mixture described in the module docstring.
 
@@ -158,6 +163,7 @@ def plan_mixtures(
       ladder_order: ladder keys; default :func:`default_ladder_order`.
       leave_one_out_types: further types that get an ``all_but_`` mixture (not kept out of
         the ladder); :data:`ALL_TYPES` for every type.
+      custom_mixtures: mixture name (without the dataset prefix) -> member entries.
 
     Held-out types that no training task has get no ``all_but_`` mixture (nothing to hold
     out). A ``ladder_order`` naming a held-out type is an error.
@@ -197,6 +203,16 @@ def plan_mixtures(
             raise ValueError(f"ladder_order names held-out tasks {held}")
     for size in ladder_sizes(len(order)):
         plans[naming.ladder_mixture_name(dataset, size)] = order[:size]
+    for name, entries in (custom_mixtures or {}).items():
+        mixture_name = naming.custom_mixture_name(dataset, name)
+        if mixture_name in plans:
+            raise ValueError(f"custom mixture {name!r} is already a generated mixture's name")
+        if not entries:
+            raise ValueError(f"custom mixture {name!r} names no tasks")
+        try:
+            plans[mixture_name] = resolve_ladder_order(entries, tasks)
+        except ValueError as error:
+            raise ValueError(f"custom mixture {name!r}: {error}") from None
     return plans
 
 

@@ -74,3 +74,10 @@ def leave_one_family_out_mixture_name(dataset: str, family: str) -> str:
 def ladder_mixture_name(dataset: str, num_types: int) -> str:
     """The first ``num_types`` tasks of the diversity ladder."""
     return f"{dataset_prefix(dataset)}ladder_{num_types}"
+
+
+def custom_mixture_name(dataset: str, name: str) -> str:
+    """``instructrec_<dataset>_<name>``: a mixture a gin file defines by its member tasks."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", name):
+        raise ValueError(f"custom mixture name {name!r}: use lowercase letters, digits and '_'")
+    return f"{dataset_prefix(dataset)}{name}"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import seqio
@@ -134,6 +134,7 @@ def register_dataset_tasks(
     ladder_order: Sequence[str] | None = None,
     shuffle_buffer_size: int = DEFAULT_SHUFFLE_BUFFER_SIZE,
     leave_one_out_types: Sequence[str] | str = mixtures.ALL_TYPES,
+    custom_mixtures: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """Register all tasks and mixtures of one generated directory; return their names.
 
@@ -150,6 +151,7 @@ def register_dataset_tasks(
       shuffle_buffer_size: per-task record shuffle buffer.
       leave_one_out_types: types that get an ``all_but_<type>`` mixture besides the
         held-out ones (default: every type, so any leave-one-type-out arm can be named).
+      custom_mixtures: more mixtures, name -> member tasks (``mixtures.plan_mixtures``).
 
     Raises:
       ManifestError: the directory or manifest is missing (the message says how to
@@ -178,7 +180,7 @@ def register_dataset_tasks(
         if (task := _training_task(dataset, entries)) is not None
     ]
     plans = mixtures.plan_mixtures(
-        dataset, training_tasks, held_out_types, ladder_order, leave_one_out_types
+        dataset, training_tasks, held_out_types, ladder_order, leave_one_out_types, custom_mixtures
     )
 
     reset_registry(naming.dataset_prefix(dataset))

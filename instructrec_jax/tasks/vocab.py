@@ -12,10 +12,11 @@ Paths may be local or any URI ``tf.io.gfile`` reads (``gs://...``).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def train_vocabulary(
     seed: int = 0,
     character_coverage: float = 1.0,
     model_name: str = "spm",
+    whole_pieces: Sequence[str] = (),
 ) -> str:
     """Train a SentencePiece unigram model in the T5 layout; return the ``.model`` path.
 
@@ -77,6 +79,9 @@ def train_vocabulary(
       seed: SentencePiece's random generator seed.
       character_coverage: fraction of characters covered by single-character pieces.
       model_name: file stem.
+      whole_pieces: texts that become one piece each wherever they follow a space or start
+        the text (SentencePiece user-defined symbols, e.g. item titles: a title is then one
+        token in instructions and as a scored target); pieces beyond ``vocab_size``.
     """
     import sentencepiece as spm
 
@@ -87,13 +92,15 @@ def train_vocabulary(
     lines = list(_clean_sentences(sentences))
     if not lines:
         raise ValueError("cannot train a vocabulary on an empty corpus")
+    symbols = whole_piece_symbols(whole_pieces)
     spm.set_random_generator_seed(seed)
     model_bytes = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines),
         model_writer=model_bytes,
         model_type="unigram",
-        vocab_size=vocab_size,
+        vocab_size=vocab_size + len(symbols),
+        user_defined_symbols=symbols,
         pad_id=PAD_ID,
         eos_id=EOS_ID,
         unk_id=UNK_ID,
@@ -117,6 +124,13 @@ def train_vocabulary(
     )
     _atomic_write(os.path.join(out_dir, f"{model_name}.vocab"), vocab_lines.encode())
     return model_path
+
+
+def whole_piece_symbols(texts: Iterable[str]) -> list[str]:
+    """SentencePiece symbols for ``texts``: spaces as ``▁`` and a leading ``▁``, so a symbol
+    matches where a word starts (the longest symbol wins; a symbol also matches the start
+    of a longer word: ``Heat`` in ``Heated``), never inside a word; distinct and sorted."""
+    return sorted({"\u2581" + "\u2581".join(text.split()) for text in texts if text.split()})
 
 
 def _atomic_write(path: str, data: bytes) -> None:
@@ -148,19 +162,31 @@ def vocabulary_for_dataset(
     key: str,
     vocab_size: int,
     seed: int = 0,
+    whole_pieces: Sequence[str] = (),
 ) -> str:
-    """A trained vocabulary for a dataset, trained once per (key, vocab_size) and cached.
+    """A trained vocabulary for a dataset, trained once per (key, vocab_size, whole pieces)
+    and cached.
 
     ``key`` should identify the corpus, e.g. the dataset fingerprint of the generated
-    instructions. The corpus is only read when the cache misses.
+    instructions. The corpus is only read when the cache misses. ``whole_pieces``: see
+    :func:`train_vocabulary`.
     """
     from instructrec_jax.tf_setup import import_tensorflow
 
     tf = import_tensorflow()
+    if whole_pieces:
+        symbols = "\n".join(whole_piece_symbols(whole_pieces)).encode()
+        key = f"{key}-whole{hashlib.sha256(symbols).hexdigest()[:12]}"
     model_path = vocabulary_cache_path(cache_dir, key, vocab_size)
     if tf.io.gfile.exists(model_path):
         return model_path
-    return train_vocabulary(corpus_sentences, os.path.dirname(model_path), vocab_size, seed=seed)
+    return train_vocabulary(
+        corpus_sentences,
+        os.path.dirname(model_path),
+        vocab_size,
+        seed=seed,
+        whole_pieces=whole_pieces,
+    )
 
 
 def get_vocabulary(

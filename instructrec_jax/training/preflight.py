@@ -17,6 +17,7 @@ import uuid
 
 from jax.sharding import Mesh
 
+from instructrec_jax.checkpoints.loader import TRAIN_CONFIG_FILE
 from instructrec_jax.cli_errors import UsageError
 from instructrec_jax.models.config import PARAMETER_SHAPE_FIELDS
 from instructrec_jax.tf_setup import import_tensorflow
@@ -26,7 +27,6 @@ from instructrec_jax.training.input_pipeline import check_task_registered
 _STEP_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 
-TRAIN_CONFIG_FILE = "train_config.json"
 # Settings that fix the shapes of the saved state: a resumed run must keep them.
 RESUME_MODEL_FIELDS = (*PARAMETER_SHAPE_FIELDS, "param_dtype")
 

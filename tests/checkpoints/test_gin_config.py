@@ -188,3 +188,20 @@ def test_score_cli_reads_a_t5x_checkpoint_with_no_gin_file(tmp_path, capsys):
     np.testing.assert_array_equal(
         loaded["decoder"]["logits_dense"]["kernel"], params["decoder"]["logits_dense"]["kernel"]
     )
+
+
+def test_a_trainer_model_dir_without_gin_brings_its_train_config(tmp_path):
+    import dataclasses
+
+    params = jax.tree_util.tree_map(np.asarray, init_params(CONFIG, jax.random.PRNGKey(5)))
+    model_dir = tmp_path / "arm"
+    write_t5x_legacy(model_dir / "checkpoint_3", params)
+    assert checkpoint_model_config(model_dir / "checkpoint_3") is None
+    (model_dir / "train_config.json").write_text(
+        json.dumps({"model": dataclasses.asdict(CONFIG), "train_steps": 3})
+    )
+    assert checkpoint_model_config(model_dir / "checkpoint_3") == CONFIG
+    assert resolve_model_config(model_dir) == CONFIG
+    (model_dir / "train_config.json").write_text(json.dumps({"train_steps": 3}))
+    with pytest.raises(ValueError, match=r"train_config\.json: no readable model config"):
+        checkpoint_model_config(model_dir)

@@ -85,6 +85,28 @@ def test_explicit_ladder_order_and_errors():
         mixtures.plan_mixtures("ml-100k", TASKS, ladder_order=["p0_i2_t3", "p0_i2_t3"])
 
 
+def test_custom_mixtures_name_their_members_and_may_include_held_out_types():
+    plans = mixtures.plan_mixtures(
+        "ml-100k",
+        TASKS,
+        held_out_types=("p1_i1_t3",),
+        custom_mixtures={"seq_rank": ["recommendation/p1_i0_t2", "p1_i0_t3", "p1_i1_t3"]},
+    )
+    assert [t.key for t in plans["instructrec_ml100k_seq_rank"]] == [
+        "recommendation/p1_i0_t2",
+        "recommendation/p1_i0_t3",
+        "personalized_search/p1_i1_t3",
+    ]
+    with pytest.raises(ValueError, match="'all' is already a generated mixture"):
+        mixtures.plan_mixtures("ml-100k", TASKS, custom_mixtures={"all": ["p1_i0_t3"]})
+    with pytest.raises(ValueError, match="custom mixture 'x': ladder entry 'p9_i0_t3' matches 0"):
+        mixtures.plan_mixtures("ml-100k", TASKS, custom_mixtures={"x": ["p9_i0_t3"]})
+    with pytest.raises(ValueError, match="names no tasks"):
+        mixtures.plan_mixtures("ml-100k", TASKS, custom_mixtures={"x": []})
+    with pytest.raises(ValueError, match="lowercase"):
+        mixtures.plan_mixtures("ml-100k", TASKS, custom_mixtures={"Bad-Name": ["p1_i0_t3"]})
+
+
 def test_absent_held_out_type_gets_no_mixture():
     plans = mixtures.plan_mixtures("ml-100k", TASKS, held_out_types=("p2_i0_t2",))
     assert not any("all_but_p2" in name for name in plans)

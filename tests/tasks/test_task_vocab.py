@@ -86,3 +86,27 @@ def test_garbage_vocabulary_names_the_path(tmp_path):
 def test_empty_corpus_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="empty corpus"):
         vocab.train_vocabulary(["", "  "], tmp_path, vocab_size=60)
+
+
+def test_whole_pieces_are_one_token_each_at_word_starts(tmp_path):
+    import sentencepiece as spm
+
+    titles = ["Movie A", "Movie A and B", "liked"]
+    path = vocab.train_vocabulary(CORPUS, tmp_path, vocab_size=60, whole_pieces=titles)
+    processor = spm.SentencePieceProcessor(model_file=path)
+    for title in titles:
+        assert processor.encode(title, out_type=str) == ["\u2581" + title.replace(" ", "\u2581")]
+    # The longest symbol wins; inside a word no symbol matches.
+    pieces = processor.encode("the user watched Movie A and B", out_type=str)
+    assert pieces[-1] == "\u2581Movie\u2581A\u2581and\u2581B"
+    assert "\u2581liked" not in processor.encode("unliked", out_type=str)
+    assert vocab.whole_piece_symbols(["b  c", "a", "a", " "]) == ["\u2581a", "\u2581b\u2581c"]
+
+
+def test_cache_key_covers_the_whole_pieces(tmp_path):
+    plain = vocab.vocabulary_for_dataset(CORPUS, tmp_path, "ml100k-abc", 60)
+    titled = vocab.vocabulary_for_dataset(
+        CORPUS, tmp_path, "ml100k-abc", 60, whole_pieces=["Movie A"]
+    )
+    other = vocab.vocabulary_for_dataset(CORPUS, tmp_path, "ml100k-abc", 60, whole_pieces=["B"])
+    assert len({plain, titled, other}) == 3
