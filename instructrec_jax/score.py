@@ -13,8 +13,10 @@ repeats the input object and adds ``score``: the sum of target-token log-probabi
 
 The model config: a ``--gin_file`` model if given; else the one the checkpoint brings, an HF
 folder's ``config.json`` or the ``config.gin`` T5X (and ``python -m instructrec_jax.train``)
-writes beside ``checkpoint_<step>`` (``--gin.T5Config.<field>=...`` bindings apply on top);
-a checkpoint without either needs ``--gin_file`` or ``--gin.T5Config.*`` bindings.
+writes beside ``checkpoint_<step>``, or the ``train_config.json`` every trainer run writes
+there (the demo's and the ablation arms' model directories); ``--gin.T5Config.<field>=...``
+bindings apply on top. A checkpoint without any of them needs ``--gin_file`` or
+``--gin.T5Config.*`` bindings.
 
 Compute dtype: the one the model config names (config.json's ``torch_dtype``, config.gin's
 ``dtype``, the gin model's ``T5Config.dtype``) unless ``--dtype`` says otherwise. The

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import seqio
 
 import gin
 from instructrec_jax import demo
+from instructrec_jax.data import load_processed
 
 
 @pytest.fixture
@@ -30,6 +32,9 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch, stale_gin
         dataset="synthetic",
         dataset_kwargs={"num_users": 200, "num_items": 160, "num_categories": 4, "seed": 0},
         vocab_size=400,
+        title_pieces=True,
+        mixtures={"rank": ["recommendation/p1_i0_t3", "personalized_search/p1_i1_t3"]},
+        mixture="instructrec_{dataset}_rank",
         train_steps=4,
         batch_size=8,
         warmup_steps=2,
@@ -57,6 +62,13 @@ def test_demo_runs_end_to_end_on_synthetic_data(tmp_path, monkeypatch, stale_gin
     # The explicit config wins over any gin state: 4 steps, reports under tmp_path.
     assert (tmp_path / "demo" / "model" / "checkpoint_4").is_dir()
     assert "full100" in (tmp_path / "demo" / "eval_hard" / "results.md").read_text()
+    train_config = json.loads((tmp_path / "demo" / "model" / "train_config.json").read_text())
+    assert train_config["mixture_or_task_name"] == "instructrec_synthetic_rank"
+    vocab = seqio.SentencePieceVocabulary(
+        str(tmp_path / "demo" / "instructions" / "vocab" / "spm.model")
+    )
+    some_title = next(iter(load_processed(tmp_path / "demo" / "processed").catalog.values())).title
+    assert len(vocab.encode(some_title)) == 1  # title_pieces: a title is one piece
 
 
 def test_flags_split_into_gin_files_and_bindings():

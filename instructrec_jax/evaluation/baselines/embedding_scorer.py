@@ -57,20 +57,32 @@ from instructrec_jax.evaluation.baselines.train_loop import (
 )
 from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
 from instructrec_jax.evaluation.metrics import ranking_metrics
+from instructrec_jax.partitioning import PartitionedFunction, Partitioner
 
 FORMAT_VERSION = 1
 INTERACTED_FILE = "interacted.json"
 ScorerT = TypeVar("ScorerT", bound="EmbeddingScorer")
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _apply(model: nn.Module, method: str, params: Params, *inputs: jax.Array) -> jax.Array:
-    return model.apply({"params": params}, *inputs, method=method)
+@functools.lru_cache(maxsize=32)
+def _applier(model: nn.Module, method: str) -> PartitionedFunction:
+    """``(params, *inputs) -> model.<method>(*inputs)``, compiled once per (model, method)
+    through a single-device :class:`~instructrec_jax.partitioning.Partitioner`."""
+
+    def apply(params: Params, *inputs: jax.Array) -> jax.Array:
+        return model.apply({"params": params}, *inputs, method=method)
+
+    return Partitioner.single_device(jax.local_devices()[0]).partition(apply)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _init(model: nn.Module, key: jax.Array, *inputs: jax.Array) -> Params:
-    return model.init(key, *inputs)["params"]
+@functools.lru_cache(maxsize=32)
+def _initializer(model: nn.Module) -> PartitionedFunction:
+    """``(key, *inputs) -> params`` of ``model``, compiled once per model (as above)."""
+
+    def init(key: jax.Array, *inputs: jax.Array) -> Params:
+        return model.init(key, *inputs)["params"]
+
+    return Partitioner.single_device(jax.local_devices()[0]).partition(init)
 
 
 def batched_apply(
@@ -94,7 +106,7 @@ def batched_apply(
             np.concatenate([row, np.zeros((batch_size - count, *row.shape[1:]), row.dtype)])
             for row in rows
         ]
-        parts.append(np.asarray(_apply(model, method, params, *padded))[:count])
+        parts.append(np.asarray(_applier(model, method)(params, *padded))[:count])
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -255,7 +267,14 @@ class EmbeddingScorer(abc.ABC):
     def init_params(self, seed: int) -> Params:
         """Initial parameters from ``seed`` (one compiled call)."""
         inputs = [np.asarray(array)[None] for array in self.init_inputs()]
-        return _init(self.model, jax.random.PRNGKey(seed), *inputs)
+        return _initializer(self.model)(jax.random.PRNGKey(seed), *inputs)
+
+    def param_shapes(self) -> Params:
+        """``jax.ShapeDtypeStruct`` s of :meth:`init_params`' result (abstract, nothing runs)."""
+        inputs = [np.asarray(array)[None] for array in self.init_inputs()]
+        return jax.eval_shape(
+            lambda key: self.model.init(key, *inputs)["params"], jax.random.PRNGKey(0)
+        )
 
     def validation_examples(self, dataset: ProcessedDataset) -> list[EvalExample]:
         """The examples early stopping is checked on (by default the validation split)."""
@@ -458,7 +477,7 @@ class EmbeddingScorer(abc.ABC):
             raise ValueError(f"{path}: item_ids are not sorted and unique")
         config = cls.config_class.from_json_dict(meta["config"])
         scorer = cls(None, config, index, {}, meta["training"], meta.get("extras"))
-        expected = jax.eval_shape(scorer.init_params, 0)
+        expected = scorer.param_shapes()
         scorer.params = read_params(directory / cls.params_file(), expected)
         scorer.interacted = read_interacted(directory / INTERACTED_FILE, index.num_items)
         scorer.attach(dataset, **runtime)
