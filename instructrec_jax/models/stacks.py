@@ -112,33 +112,26 @@ class DecoderLayer(nn.Module):
         return nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
 
 
-class ScannedEncoderLayer(EncoderLayer):
-    """:class:`EncoderLayer` with the scan signature ``(x, bias, enable_dropout) -> (x, None)``."""
+def _with_scan_carry(layer_cls: type[nn.Module]) -> type[nn.Module]:
+    """``layer_cls`` with the scan signature ``(x, *args) -> (x, None)``: ``x`` is the
+    carry and ``args`` are the layer's own (scanned with per-argument ``in_axes``)."""
 
-    def __call__(  # type: ignore[override]
-        self, x: jax.Array, bias: jax.Array, enable_dropout: bool
-    ) -> tuple[jax.Array, None]:
-        return super().__call__(x, bias, enable_dropout), None
+    class Scanned(layer_cls):  # type: ignore[misc, valid-type]
+        def __call__(self, x: jax.Array, *args: object) -> tuple[jax.Array, None]:  # type: ignore[override]
+            return super().__call__(x, *args), None
+
+    Scanned.__name__ = Scanned.__qualname__ = f"Scanned{layer_cls.__name__}"
+    return Scanned
 
 
-class ScannedDecoderLayer(DecoderLayer):
+ScannedEncoderLayer = _with_scan_carry(EncoderLayer)
+"""``EncoderLayer``: ``(x, bias, enable_dropout) -> (x, None)``."""
+
+
+class ScannedDecoderLayer(_with_scan_carry(DecoderLayer)):  # type: ignore[misc]
     """:class:`DecoderLayer` with scan signatures: ``__call__`` carries x and takes this
     layer's slice of the stacked cross keys/values; ``stacked_cross_kv`` carries the encoder
     output and returns this layer's (keys, values), stacked by the scan to [N, B, L, H, K]."""
-
-    def __call__(  # type: ignore[override]
-        self,
-        x: jax.Array,
-        self_bias: jax.Array,
-        cross_keys: jax.Array,
-        cross_values: jax.Array,
-        cross_bias: jax.Array,
-        num_candidates: int,
-        enable_dropout: bool,
-        decode: bool,
-    ) -> tuple[jax.Array, None]:
-        args = (self_bias, cross_keys, cross_values, cross_bias, num_candidates)
-        return super().__call__(x, *args, enable_dropout, decode), None
 
     def stacked_cross_kv(self, encoded: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         """(encoded [B, L, D] unchanged, this layer's (keys, values) [B, L, H, K])."""
