@@ -53,37 +53,24 @@ from instructrec_jax.evaluation.baselines.train_loop import (
     LossFn,
     Params,
     Validator,
-    baseline_partitioner,
     train_with_early_stopping,
 )
 from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
 from instructrec_jax.evaluation.metrics import ranking_metrics
-from instructrec_jax.partitioning import PartitionedFunction
 
 FORMAT_VERSION = 1
 INTERACTED_FILE = "interacted.json"
 ScorerT = TypeVar("ScorerT", bound="EmbeddingScorer")
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled_apply(model: nn.Module, method: str) -> PartitionedFunction:
-    """``(params, *inputs) -> model.<method>(*inputs)`` compiled by the baselines' partitioner
-    (one per model and method, like a jit with both static)."""
-
-    def apply(params: Params, *inputs: jax.Array) -> jax.Array:
-        return model.apply({"params": params}, *inputs, method=method)
-
-    return baseline_partitioner().partition(apply)
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _apply(model: nn.Module, method: str, params: Params, *inputs: jax.Array) -> jax.Array:
+    return model.apply({"params": params}, *inputs, method=method)
 
 
-def _initial_params(model: nn.Module, key: jax.Array, *inputs: jax.Array) -> Params:
+@functools.partial(jax.jit, static_argnums=0)
+def _init(model: nn.Module, key: jax.Array, *inputs: jax.Array) -> Params:
     return model.init(key, *inputs)["params"]
-
-
-@functools.lru_cache(maxsize=32)
-def _compiled_init(model: nn.Module) -> PartitionedFunction:
-    """``(key, *inputs) -> params`` of ``model`` compiled by the baselines' partitioner."""
-    return baseline_partitioner().partition(functools.partial(_initial_params, model))
 
 
 def batched_apply(
@@ -107,7 +94,7 @@ def batched_apply(
             np.concatenate([row, np.zeros((batch_size - count, *row.shape[1:]), row.dtype)])
             for row in rows
         ]
-        parts.append(np.asarray(_compiled_apply(model, method)(params, *padded))[:count])
+        parts.append(np.asarray(_apply(model, method, params, *padded))[:count])
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -267,17 +254,8 @@ class EmbeddingScorer(abc.ABC):
 
     def init_params(self, seed: int) -> Params:
         """Initial parameters from ``seed`` (one compiled call)."""
-        return _compiled_init(self.model)(jax.random.PRNGKey(seed), *self._batched_init_inputs())
-
-    def abstract_params(self) -> Params:
-        """The shapes and dtypes of :meth:`init_params` (``jax.ShapeDtypeStruct`` leaves),
-        traced without computing anything."""
-        init = functools.partial(_initial_params, self.model)
-        return jax.eval_shape(init, jax.random.PRNGKey(0), *self._batched_init_inputs())
-
-    def _batched_init_inputs(self) -> list[np.ndarray]:
-        """:meth:`init_inputs` with a leading batch axis of 1."""
-        return [np.asarray(array)[None] for array in self.init_inputs()]
+        inputs = [np.asarray(array)[None] for array in self.init_inputs()]
+        return _init(self.model, jax.random.PRNGKey(seed), *inputs)
 
     def validation_examples(self, dataset: ProcessedDataset) -> list[EvalExample]:
         """The examples early stopping is checked on (by default the validation split)."""
@@ -480,7 +458,7 @@ class EmbeddingScorer(abc.ABC):
             raise ValueError(f"{path}: item_ids are not sorted and unique")
         config = cls.config_class.from_json_dict(meta["config"])
         scorer = cls(None, config, index, {}, meta["training"], meta.get("extras"))
-        expected = scorer.abstract_params()
+        expected = jax.eval_shape(scorer.init_params, 0)
         scorer.params = read_params(directory / cls.params_file(), expected)
         scorer.interacted = read_interacted(directory / INTERACTED_FILE, index.num_items)
         scorer.attach(dataset, **runtime)

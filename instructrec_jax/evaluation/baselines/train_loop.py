@@ -27,7 +27,6 @@ import optax
 from tqdm.auto import tqdm
 
 from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
-from instructrec_jax.partitioning import Partitioner
 
 logger = logging.getLogger(__name__)
 
@@ -82,20 +81,12 @@ def gather_rows(arrays: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndar
     )
 
 
-@functools.lru_cache(maxsize=1)
-def baseline_partitioner() -> Partitioner:
-    """The partitioner every baseline's steps compile with: one device, no sharding (the
-    baselines are small enough for one accelerator; their numbers match a plain jit)."""
-    return Partitioner.single_device()
-
-
 @functools.lru_cache(maxsize=32)
 def make_train_step(
     loss_fn: LossFn, learning_rate: float, adam_b2: float
 ) -> tuple[optax.GradientTransformation, TrainStep]:
-    """Adam and a ``(params, opt_state, batch, key) -> (params, opt_state, loss)`` step
-    compiled by :func:`baseline_partitioner`; cached so repeated fits of one architecture
-    compile once per process."""
+    """Adam and a jitted ``(params, opt_state, batch, key) -> (params, opt_state, loss)``;
+    cached so repeated fits of one architecture compile once per process."""
     optimizer = optax.adam(learning_rate, b1=0.9, b2=adam_b2)
 
     def step(
@@ -105,7 +96,7 @@ def make_train_step(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    return optimizer, baseline_partitioner().partition(step, donate_argnums=(0, 1))
+    return optimizer, jax.jit(step, donate_argnums=(0, 1))
 
 
 def run_epoch(
