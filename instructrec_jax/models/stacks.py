@@ -11,6 +11,9 @@ T decoder length, D d_model, H heads, K head_dim, V vocab, N layers of a stack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -162,26 +165,42 @@ def _decoder_stack(config: T5Config) -> nn.Module | list[nn.Module]:
     return scan_stack(layer_cls, config.num_decoder_layers, methods)(config)
 
 
-class Encoder(nn.Module):
-    """Tokens [B, L] -> encoded [B, L, D]; ``mask_bias`` float32 [B, 1, L|1, L]."""
+class _Stack(nn.Module):
+    """What the encoder and decoder share: the tied token embedding, one relative-position
+    bias table (``relpos_bias``), the ``layers`` and their dropout (T5X names)."""
 
     config: T5Config
     shared_embedding: Embed
 
+    bidirectional: ClassVar[bool]
+    make_layers: ClassVar[Callable[[T5Config], nn.Module | list[nn.Module]]]
+
     def setup(self) -> None:
-        config = self.config
-        self.relpos_bias = RelativePositionBias(config, bidirectional=True)
-        self.layers = _encoder_stack(config)
-        self.encoder_norm = RMSNorm(config)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.relpos_bias = RelativePositionBias(self.config, bidirectional=self.bidirectional)
+        self.layers = type(self).make_layers(self.config)
+        self.dropout = nn.Dropout(self.config.dropout_rate)
+
+    def _embed(self, tokens: jax.Array, deterministic: bool) -> jax.Array:
+        """Token embeddings [R, T, D] (activation dtype) after dropout."""
+        x = nn.with_logical_constraint(self.shared_embedding(tokens), BATCH_LENGTH_EMBED)
+        return self.dropout(x, deterministic=deterministic)
+
+
+class Encoder(_Stack):
+    """Tokens [B, L] -> encoded [B, L, D]; ``mask_bias`` float32 [B, 1, L|1, L]."""
+
+    bidirectional = True
+    make_layers = staticmethod(_encoder_stack)
+
+    def setup(self) -> None:
+        super().setup()
+        self.encoder_norm = RMSNorm(self.config)
 
     def __call__(
         self, tokens: jax.Array, positions: jax.Array, mask_bias: jax.Array, enable_dropout: bool
     ) -> jax.Array:
         deterministic = not enable_dropout
-        x = self.shared_embedding(tokens)
-        x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
-        x = self.dropout(x, deterministic=deterministic)
+        x = self._embed(tokens, deterministic)
         position_bias = self.relpos_bias(positions, positions)
         bias = add_mask_bias(position_bias, mask_bias, self.config.cpu_rewrites)
         if self.config.scan_layers:
@@ -193,25 +212,22 @@ class Encoder(nn.Module):
         return self.dropout(x, deterministic=deterministic)
 
 
-class Decoder(nn.Module):
+class Decoder(_Stack):
     """Decoder tokens [R, T] + cross keys/values -> logits [R, T, V] (float32).
 
     Cross keys/values (:data:`CrossKV`): unrolled, a tuple of per-layer (keys, values)
     [B, L, H, K]; scanned, one (keys, values) pair stacked [N, B, L, H, K].
     """
 
-    config: T5Config
-    shared_embedding: Embed
+    bidirectional = False
+    make_layers = staticmethod(_decoder_stack)
 
     def setup(self) -> None:
-        config = self.config
-        self.relpos_bias = RelativePositionBias(config, bidirectional=False)
-        self.layers = _decoder_stack(config)
-        self.decoder_norm = RMSNorm(config)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        super().setup()
+        self.decoder_norm = RMSNorm(self.config)
         self.logits_dense = Dense(
-            config,
-            config.vocab_size,
+            self.config,
+            self.config.vocab_size,
             ("embed", "vocab"),
             kernel_init=nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal"),
             compute_dtype="float32",
@@ -239,9 +255,7 @@ class Decoder(nn.Module):
         self._check_cross_kv(cross_kv)
         deterministic = not enable_dropout
         self_bias = self._self_bias(tokens, target_tokens, segment_ids, positions, decode)
-        x = self.shared_embedding(tokens)
-        x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
-        x = self.dropout(x, deterministic=deterministic)
+        x = self._embed(tokens, deterministic)
         if self.config.scan_layers:
             keys, values = cross_kv
             flags = (num_candidates, enable_dropout, decode)
