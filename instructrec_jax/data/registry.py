@@ -47,32 +47,28 @@ class RawReader(Protocol):
     def read(self) -> RawDataset: ...
 
 
-# The ``make_synthetic`` arguments a dataset source may set, with their defaults; the source
-# digest hashes all of them.
-SYNTHETIC_DEFAULTS: dict[str, int] = {
-    "num_users": 200,
-    "num_items": 300,
-    "num_categories": 8,
-    "seed": 0,
-    "min_len": 6,
-    "max_len": 20,
-}
-
-
 class SyntheticReader:
-    """``make_synthetic`` behind the ``RawReader`` interface; keyword arguments override
-    :data:`SYNTHETIC_DEFAULTS`."""
+    """``make_synthetic`` behind the ``RawReader`` interface."""
 
     name = "synthetic"
 
-    def __init__(self, **arguments: int) -> None:
-        unknown = sorted(set(arguments) - set(SYNTHETIC_DEFAULTS))
-        if unknown:
-            raise TypeError(
-                f"synthetic dataset: unknown argument(s) {unknown}; known: "
-                f"{sorted(SYNTHETIC_DEFAULTS)}"
-            )
-        self.arguments = {**SYNTHETIC_DEFAULTS, **arguments}
+    def __init__(
+        self,
+        num_users: int = 200,
+        num_items: int = 300,
+        num_categories: int = 8,
+        seed: int = 0,
+        min_len: int = 6,
+        max_len: int = 20,
+    ) -> None:
+        self.arguments = dict(
+            num_users=num_users,
+            num_items=num_items,
+            num_categories=num_categories,
+            seed=seed,
+            min_len=min_len,
+            max_len=max_len,
+        )
 
     def source_digest(self) -> str:
         """Digest of the generator arguments."""
