@@ -102,6 +102,11 @@ def example_features(
     }
 
 
+def _config_per_source(key: str, names: tuple[str, ...]) -> list[InstructRecConfig]:
+    """One default-prepared config per name, named after it, reading ``source={key: name}``."""
+    return [InstructRecConfig(name=name, source={key: name}) for name in names]
+
+
 class _InstructRecBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Shared behaviour: features, metadata and splits of a processed dataset."""
 
@@ -169,10 +174,7 @@ class InstructrecRecbole(_InstructRecBuilder):
         "Put NAME.inter and NAME.item (RecBole atomic files) in manual_dir and use a config "
         "whose source has dataset_name=NAME."
     )
-    BUILDER_CONFIGS = [  # noqa: RUF012
-        InstructRecConfig(name=name, source={"dataset_name": name})
-        for name in ("ml-1m", "amazon-video-games", "steam")
-    ]
+    BUILDER_CONFIGS = _config_per_source("dataset_name", ("ml-1m", "amazon-video-games", "steam"))
 
     def _reader_arguments(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
         arguments = dict(self.builder_config.source)
@@ -189,10 +191,7 @@ class InstructrecAmazon2018(_InstructRecBuilder):
         "Download <Category>_5.json.gz (or <Category>.json.gz) and meta_<Category>.json.gz "
         "from https://nijianmo.github.io/amazon/ into manual_dir."
     )
-    BUILDER_CONFIGS = [  # noqa: RUF012
-        InstructRecConfig(name=category, source={"category": category})
-        for category in ("Video_Games", "CDs_and_Vinyl")
-    ]
+    BUILDER_CONFIGS = _config_per_source("category", ("Video_Games", "CDs_and_Vinyl"))
 
     def _reader_arguments(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
         arguments = dict(self.builder_config.source)

@@ -11,6 +11,9 @@ T decoder length, D d_model, H heads, K head_dim, V vocab, N layers of a stack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -112,33 +115,26 @@ class DecoderLayer(nn.Module):
         return nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
 
 
-class ScannedEncoderLayer(EncoderLayer):
-    """:class:`EncoderLayer` with the scan signature ``(x, bias, enable_dropout) -> (x, None)``."""
+def _with_scan_carry(layer_cls: type[nn.Module]) -> type[nn.Module]:
+    """``layer_cls`` with the scan signature ``(x, *args) -> (x, None)``: ``x`` is the
+    carry and ``args`` are the layer's own (scanned with per-argument ``in_axes``)."""
 
-    def __call__(  # type: ignore[override]
-        self, x: jax.Array, bias: jax.Array, enable_dropout: bool
-    ) -> tuple[jax.Array, None]:
-        return super().__call__(x, bias, enable_dropout), None
+    class Scanned(layer_cls):  # type: ignore[misc, valid-type]
+        def __call__(self, x: jax.Array, *args: object) -> tuple[jax.Array, None]:  # type: ignore[override]
+            return super().__call__(x, *args), None
+
+    Scanned.__name__ = Scanned.__qualname__ = f"Scanned{layer_cls.__name__}"
+    return Scanned
 
 
-class ScannedDecoderLayer(DecoderLayer):
+ScannedEncoderLayer = _with_scan_carry(EncoderLayer)
+"""``EncoderLayer``: ``(x, bias, enable_dropout) -> (x, None)``."""
+
+
+class ScannedDecoderLayer(_with_scan_carry(DecoderLayer)):  # type: ignore[misc]
     """:class:`DecoderLayer` with scan signatures: ``__call__`` carries x and takes this
     layer's slice of the stacked cross keys/values; ``stacked_cross_kv`` carries the encoder
     output and returns this layer's (keys, values), stacked by the scan to [N, B, L, H, K]."""
-
-    def __call__(  # type: ignore[override]
-        self,
-        x: jax.Array,
-        self_bias: jax.Array,
-        cross_keys: jax.Array,
-        cross_values: jax.Array,
-        cross_bias: jax.Array,
-        num_candidates: int,
-        enable_dropout: bool,
-        decode: bool,
-    ) -> tuple[jax.Array, None]:
-        args = (self_bias, cross_keys, cross_values, cross_bias, num_candidates)
-        return super().__call__(x, *args, enable_dropout, decode), None
 
     def stacked_cross_kv(self, encoded: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         """(encoded [B, L, D] unchanged, this layer's (keys, values) [B, L, H, K])."""
@@ -169,26 +165,42 @@ def _decoder_stack(config: T5Config) -> nn.Module | list[nn.Module]:
     return scan_stack(layer_cls, config.num_decoder_layers, methods)(config)
 
 
-class Encoder(nn.Module):
-    """Tokens [B, L] -> encoded [B, L, D]; ``mask_bias`` float32 [B, 1, L|1, L]."""
+class _Stack(nn.Module):
+    """What the encoder and decoder share: the tied token embedding, one relative-position
+    bias table (``relpos_bias``), the ``layers`` and their dropout (T5X names)."""
 
     config: T5Config
     shared_embedding: Embed
 
+    bidirectional: ClassVar[bool]
+    make_layers: ClassVar[Callable[[T5Config], nn.Module | list[nn.Module]]]
+
     def setup(self) -> None:
-        config = self.config
-        self.relpos_bias = RelativePositionBias(config, bidirectional=True)
-        self.layers = _encoder_stack(config)
-        self.encoder_norm = RMSNorm(config)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.relpos_bias = RelativePositionBias(self.config, bidirectional=self.bidirectional)
+        self.layers = type(self).make_layers(self.config)
+        self.dropout = nn.Dropout(self.config.dropout_rate)
+
+    def _embed(self, tokens: jax.Array, deterministic: bool) -> jax.Array:
+        """Token embeddings [R, T, D] (activation dtype) after dropout."""
+        x = nn.with_logical_constraint(self.shared_embedding(tokens), BATCH_LENGTH_EMBED)
+        return self.dropout(x, deterministic=deterministic)
+
+
+class Encoder(_Stack):
+    """Tokens [B, L] -> encoded [B, L, D]; ``mask_bias`` float32 [B, 1, L|1, L]."""
+
+    bidirectional = True
+    make_layers = staticmethod(_encoder_stack)
+
+    def setup(self) -> None:
+        super().setup()
+        self.encoder_norm = RMSNorm(self.config)
 
     def __call__(
         self, tokens: jax.Array, positions: jax.Array, mask_bias: jax.Array, enable_dropout: bool
     ) -> jax.Array:
         deterministic = not enable_dropout
-        x = self.shared_embedding(tokens)
-        x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
-        x = self.dropout(x, deterministic=deterministic)
+        x = self._embed(tokens, deterministic)
         position_bias = self.relpos_bias(positions, positions)
         bias = add_mask_bias(position_bias, mask_bias, self.config.cpu_rewrites)
         if self.config.scan_layers:
@@ -200,25 +212,22 @@ class Encoder(nn.Module):
         return self.dropout(x, deterministic=deterministic)
 
 
-class Decoder(nn.Module):
+class Decoder(_Stack):
     """Decoder tokens [R, T] + cross keys/values -> logits [R, T, V] (float32).
 
     Cross keys/values (:data:`CrossKV`): unrolled, a tuple of per-layer (keys, values)
     [B, L, H, K]; scanned, one (keys, values) pair stacked [N, B, L, H, K].
     """
 
-    config: T5Config
-    shared_embedding: Embed
+    bidirectional = False
+    make_layers = staticmethod(_decoder_stack)
 
     def setup(self) -> None:
-        config = self.config
-        self.relpos_bias = RelativePositionBias(config, bidirectional=False)
-        self.layers = _decoder_stack(config)
-        self.decoder_norm = RMSNorm(config)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        super().setup()
+        self.decoder_norm = RMSNorm(self.config)
         self.logits_dense = Dense(
-            config,
-            config.vocab_size,
+            self.config,
+            self.config.vocab_size,
             ("embed", "vocab"),
             kernel_init=nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal"),
             compute_dtype="float32",
@@ -246,9 +255,7 @@ class Decoder(nn.Module):
         self._check_cross_kv(cross_kv)
         deterministic = not enable_dropout
         self_bias = self._self_bias(tokens, target_tokens, segment_ids, positions, decode)
-        x = self.shared_embedding(tokens)
-        x = nn.with_logical_constraint(x, BATCH_LENGTH_EMBED)
-        x = self.dropout(x, deterministic=deterministic)
+        x = self._embed(tokens, deterministic)
         if self.config.scan_layers:
             keys, values = cross_kv
             flags = (num_candidates, enable_dropout, decode)

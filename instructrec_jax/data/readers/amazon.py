@@ -22,9 +22,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from instructrec_jax.data.readers.lines import (
     BadLinePolicy,
@@ -33,6 +33,8 @@ from instructrec_jax.data.readers.lines import (
     iter_lines,
 )
 from instructrec_jax.data.types import Interaction, Item
+
+T = TypeVar("T")
 
 REVIEW_CHOICES = ("auto", "5core", "full")
 DESCRIPTION_MAX_CHARS = 1000
@@ -163,24 +165,22 @@ class AmazonReader(CatalogAndStreamReader):
                 continue
             yield line_number, record
 
+    def _parsed(self, path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterator[T]:
+        """``parse(record)`` of each JSON object in ``path``; a record it rejects with
+        :class:`BadRecord` goes to the bad-line policy."""
+        for line_number, record in self._records(path):
+            try:
+                yield parse(record)
+            except BadRecord as error:
+                self.policy.reject(path, line_number, str(error))
+
     def read_catalog(self) -> dict[str, Item]:
         """Every metadata entry (first line wins for a repeated asin)."""
         catalog: dict[str, Item] = {}
-        for line_number, record in self._records(self.meta_path):
-            try:
-                item = parse_meta(record)
-            except BadRecord as error:
-                self.policy.reject(self.meta_path, line_number, str(error))
-                continue
+        for item in self._parsed(self.meta_path, parse_meta):
             catalog.setdefault(item.item_id, item)
         return catalog
 
     def iter_interactions(self) -> Iterator[Interaction]:
         """Stream the review file."""
-        for line_number, record in self._records(self.reviews_path):
-            try:
-                interaction = parse_review(record)
-            except BadRecord as error:
-                self.policy.reject(self.reviews_path, line_number, str(error))
-                continue
-            yield interaction
+        return self._parsed(self.reviews_path, parse_review)

@@ -35,7 +35,7 @@ from instructrec_jax.evaluation.baselines.sequence_losses import (
 )
 from instructrec_jax.evaluation.baselines.sequential_scorer import training_parts
 from instructrec_jax.evaluation.baselines.train_loop import Batch, LossFn, Params
-from instructrec_jax.evaluation.baselines.training_config import TrainingConfig, check_positive
+from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +56,7 @@ class BPRConfig(TrainingConfig):
     eval_every: int = 5
     embedding_size: int = 64
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_positive("BPRConfig", {"embedding_size": self.embedding_size})
+    positive_fields = ("embedding_size",)
 
 
 class BPRMF(nn.Module):

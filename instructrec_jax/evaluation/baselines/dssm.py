@@ -39,7 +39,6 @@ from instructrec_jax.evaluation.baselines.queries import (
 from instructrec_jax.evaluation.baselines.sequence_losses import masked_mean
 from instructrec_jax.evaluation.baselines.text_scorer import QueryConfig, TextScorer, pooled_tokens
 from instructrec_jax.evaluation.baselines.train_loop import Batch, LossFn, Params
-from instructrec_jax.evaluation.baselines.training_config import check_positive
 from instructrec_jax.instructions.teachers import Teacher
 
 
@@ -70,16 +69,10 @@ class DSSMConfig(QueryConfig):
     max_item_tokens: int = 32
     item_fields: tuple[str, ...] = ("title", "categories", "year")
 
+    positive_fields = ("hidden_size", "output_size", "max_item_tokens")
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive(
-            "DSSMConfig",
-            {
-                "hidden_size": self.hidden_size,
-                "output_size": self.output_size,
-                "max_item_tokens": self.max_item_tokens,
-            },
-        )
         if self.temperature <= 0:
             raise ValueError(f"DSSMConfig.temperature must be > 0, got {self.temperature}")
         if not self.item_fields:

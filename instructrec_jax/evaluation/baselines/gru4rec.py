@@ -20,8 +20,6 @@ from instructrec_jax.evaluation.baselines.item_index import PADDING_INDEX
 from instructrec_jax.evaluation.baselines.sequential_scorer import SequentialScorer
 from instructrec_jax.evaluation.baselines.training_config import (
     WindowConfig,
-    check_fraction,
-    check_positive,
 )
 
 
@@ -48,15 +46,8 @@ class GRU4RecConfig(WindowConfig):
     num_layers: int = 1
     dropout_rate: float = 0.3
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        sizes = {
-            "embedding_size": self.embedding_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-        }
-        check_positive("GRU4RecConfig", sizes)
-        check_fraction("GRU4RecConfig", "dropout_rate", self.dropout_rate)
+    positive_fields = ("embedding_size", "hidden_size", "num_layers")
+    fraction_fields = ("dropout_rate",)
 
 
 class _MaskedGRUStep(nn.Module):

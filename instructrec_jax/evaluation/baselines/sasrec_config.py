@@ -7,9 +7,7 @@ from typing import Literal
 
 from instructrec_jax.evaluation.baselines.training_config import (
     WindowConfig,
-    check_fraction,
     check_heads,
-    check_positive,
 )
 
 LossName = Literal["ce", "bce"]
@@ -51,17 +49,11 @@ class SASRecConfig(WindowConfig):
     dropout_rate: float = 0.2
     loss: LossName = "ce"
 
+    positive_fields = ("hidden_size", "num_blocks", "num_heads")
+    fraction_fields = ("dropout_rate",)
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive(
-            "SASRecConfig",
-            {
-                "hidden_size": self.hidden_size,
-                "num_blocks": self.num_blocks,
-                "num_heads": self.num_heads,
-            },
-        )
         check_heads("SASRecConfig", self.hidden_size, self.num_heads)
-        check_fraction("SASRecConfig", "dropout_rate", self.dropout_rate)
         if self.loss not in ("ce", "bce"):
             raise ValueError(f"SASRecConfig.loss must be 'ce' or 'bce', got {self.loss!r}")

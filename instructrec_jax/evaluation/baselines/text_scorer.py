@@ -34,7 +34,7 @@ from instructrec_jax.evaluation.baselines.queries import (
     query_text,
 )
 from instructrec_jax.evaluation.baselines.text_tokens import TextTokens
-from instructrec_jax.evaluation.baselines.training_config import TrainingConfig, check_positive
+from instructrec_jax.evaluation.baselines.training_config import TrainingConfig
 from instructrec_jax.instructions.teachers import HeuristicTeacher, Teacher
 from instructrec_jax.tasks.vocab import PAD_ID
 
@@ -56,6 +56,8 @@ class QueryConfig(TrainingConfig):
     max_query_tokens: int = 32
     token_embedding_size: int = 64
 
+    positive_fields = ("max_query_tokens", "token_embedding_size")
+
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
@@ -63,13 +65,6 @@ class QueryConfig(TrainingConfig):
             check_query_kind(kind, owner)
         if not self.train_query_kinds:
             raise ValueError(f"{owner}.train_query_kinds must name at least one kind")
-        check_positive(
-            owner,
-            {
-                "max_query_tokens": self.max_query_tokens,
-                "token_embedding_size": self.token_embedding_size,
-            },
-        )
 
 
 def pooled_tokens(embedding: nn.Embed, tokens: jax.Array) -> jax.Array:

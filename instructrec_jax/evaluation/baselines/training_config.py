@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from instructrec_jax.evaluation.metrics import DEFAULT_CUTOFFS
 
@@ -67,18 +67,25 @@ class TrainingConfig:
     monitor_metric: str = "NDCG@5"
     eval_batch_size: int = 512
 
+    # The fields each class adds that must be >= 1 (sizes, counts) or in [0, 1) (dropout
+    # rates); ``__post_init__`` checks every class's, base classes first.
+    positive_fields: ClassVar[tuple[str, ...]] = (
+        "batch_size",
+        "max_epochs",
+        "patience",
+        "eval_every",
+        "eval_batch_size",
+    )
+    fraction_fields: ClassVar[tuple[str, ...]] = ()
+
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        check_positive(
-            owner,
-            {
-                "batch_size": self.batch_size,
-                "max_epochs": self.max_epochs,
-                "patience": self.patience,
-                "eval_every": self.eval_every,
-                "eval_batch_size": self.eval_batch_size,
-            },
-        )
+        for klass in reversed(type(self).__mro__):
+            declared = vars(klass)
+            positive = declared.get("positive_fields", ())
+            check_positive(owner, {name: getattr(self, name) for name in positive})
+            for name in declared.get("fraction_fields", ()):
+                check_fraction(owner, name, getattr(self, name))
         if self.learning_rate <= 0:
             raise ValueError(f"{owner}.learning_rate must be > 0, got {self.learning_rate}")
         if self.monitor_metric not in monitor_metrics():

@@ -15,9 +15,7 @@ import jax
 
 from instructrec_jax.evaluation.baselines.training_config import (
     TrainingConfig,
-    check_fraction,
     check_heads,
-    check_positive,
 )
 
 
@@ -39,20 +37,12 @@ class TransformerConfig(TrainingConfig):
     inner_size: int = 256
     dropout_rate: float = 0.2
 
+    positive_fields = ("hidden_size", "num_layers", "num_heads", "inner_size")
+    fraction_fields = ("dropout_rate",)
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        owner = type(self).__name__
-        check_positive(
-            owner,
-            {
-                "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "inner_size": self.inner_size,
-            },
-        )
-        check_heads(owner, self.hidden_size, self.num_heads)
-        check_fraction(owner, "dropout_rate", self.dropout_rate)
+        check_heads(type(self).__name__, self.hidden_size, self.num_heads)
 
 
 def self_attention(
