@@ -8,8 +8,9 @@
 The model config comes from a gin model file, or from an HF ``config.json``
 (``--gin.evaluate.hf_config="'/path/config.json'"``), or from the checkpoint itself (an HF
 folder's ``config.json``, the ``config.gin`` T5X and the trainer write beside
-``checkpoint_<step>``, or the trainer's ``train_config.json`` there). The compute dtype is the model config's unless
-``--gin.evaluate.dtype="'float32'"`` says otherwise (the score CLI's rule).
+``checkpoint_<step>``, or the trainer's ``train_config.json`` there). The compute dtype is
+the model config's unless ``--gin.evaluate.dtype="'float32'"`` says otherwise (the score
+CLI's rule).
 Writes ``metrics.json``, ``results.md``, ``chart.png`` and resumable ``shards/`` to
 ``EVAL_OUTPUT_DIR``. Several processes (``--coordinator_address=host:port
 --num_processes=N --process_id=i``; TPU VM slices and SLURM jobs are detected) split the
