@@ -110,7 +110,7 @@ def run_demo(config: DemoConfig) -> Path | None:
     _done(started)
 
     started = _stage("3/5 vocabulary and SeqIO tasks")
-    vocab_path, vocabulary, names = install_tasks(config, work_dir, config.seed)
+    vocab_path, vocabulary, names = install_tasks(config, dataset, work_dir, config.seed)
     mixture = config.mixture.format(dataset=dataset_short_name(config.dataset))
     print(f"   vocabulary {vocab_path} ({vocabulary.vocab_size} ids); {len(names)} tasks/mixtures")
     _done(started)

@@ -149,20 +149,19 @@ def generate_instructions(
     return instructions_dir, stats
 
 
-def install_tasks(config: RecipeConfig, root: Path, seed: int) -> tuple[str, Any, list[str]]:
+def install_tasks(
+    config: RecipeConfig, dataset: ProcessedDataset, root: Path, seed: int
+) -> tuple[str, Any, list[str]]:
     """Train (or reuse, under ``root/vocab_cache``) the vocabulary of the instructions in
-    ``root/instructions`` (with ``config.title_pieces``, the titles of the catalog in
-    ``root/processed`` as whole pieces) and register the dataset's SeqIO tasks and mixtures on it.
+    ``root/instructions`` (with ``config.title_pieces``, the titles of ``dataset``'s catalog
+    as whole pieces) and register the dataset's SeqIO tasks and mixtures on it.
 
     Returns:
       (the vocabulary's path, the ``seqio`` vocabulary, the registered names).
     """
-    from instructrec_jax.data import load_processed
     from instructrec_jax.tasks.environment import install_dataset_tasks
 
-    titles: list[str] = []
-    if config.title_pieces:
-        titles = [item.title for item in load_processed(root / "processed").catalog.values()]
+    titles = [item.title for item in dataset.catalog.values()] if config.title_pieces else []
     return install_dataset_tasks(
         config.dataset,
         str(root / "instructions"),

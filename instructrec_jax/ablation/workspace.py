@@ -42,7 +42,7 @@ def build_workspace(config: AblationConfig) -> Workspace:
     root = Path(config.work_dir).resolve() / "workspace"
     dataset, processed_dir = prepare_processed(config, root, config.data_seed)
     generate_instructions(config, dataset, root, config.data_seed)
-    vocab_path, vocabulary, names = install_tasks(config, root, config.data_seed)
+    vocab_path, vocabulary, names = install_tasks(config, dataset, root, config.data_seed)
     sizes = {
         name: len(seqio.MixtureRegistry.get(name).tasks)
         for name in names
