@@ -56,6 +56,7 @@ from instructrec_jax.inference.buckets import (
     pad_token_rows,
     round_up_to_bucket,
 )
+from instructrec_jax.json_text import parse_json_object
 from instructrec_jax.models.config import T5Config
 from instructrec_jax.models.model import EncoderDecoderModel
 from instructrec_jax.models.t5 import abstract_params
@@ -95,12 +96,7 @@ def parse_line(
     line: str, where: str, vocab_size: int, tokenizer: Any | None = None
 ) -> ScoreExample:
     """Parse one JSON line (``where`` = "file:line" for messages) into a ScoreExample."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ScoreInputError(f"{where}: not valid JSON ({error.msg})") from error
-    if not isinstance(record, dict):
-        raise ScoreInputError(f"{where}: expected a JSON object")
+    record = parse_json_object(line, where, ScoreInputError)
     if "encoder_input_tokens" in record or "decoder_target_tokens" in record:
         inputs = _token_list(
             record.get("encoder_input_tokens"), "encoder_input_tokens", where, vocab_size

@@ -34,41 +34,26 @@ class GpuSpec:
     registers_per_sm: int = 65536
 
 
+# One row per GPU, in GpuSpec's field order: description, SMs, memory, boost clock (GHz),
+# memory bandwidth (bytes/s), L2 cache, compute capability, FP32 cores per SM, shared memory
+# per SM, shared memory per block (opt-in).
+_A100 = GpuSpec(
+    "NVIDIA A100-SXM4-80GB", 108, 81920 * MIB, 1.41, 2_039_000_000_000,
+    40 * MIB, (8, 0), 64, 164 * KIB, 163 * KIB,
+)  # fmt: skip
 _H100 = GpuSpec(
-    description="NVIDIA H100 80GB HBM3",
-    sm_count=132,
-    memory_bytes=81559 * MIB,
-    clock_ghz=1.98,
-    memory_bandwidth=3_350_000_000_000,
-    l2_cache_bytes=50 * MIB,
-    compute_capability=(9, 0),
-    fp32_cores_per_sm=128,
-    shared_memory_per_sm=228 * KIB,
-    shared_memory_per_block_optin=227 * KIB,
+    "NVIDIA H100 80GB HBM3", 132, 81559 * MIB, 1.98, 3_350_000_000_000,
+    50 * MIB, (9, 0), 128, 228 * KIB, 227 * KIB,
+)  # fmt: skip
+# The H200 is an H100 (same SMs, clocks, caches) with HBM3e: more memory, more bandwidth.
+_H200 = dataclasses.replace(
+    _H100,
+    description="NVIDIA H200",
+    memory_bytes=143771 * MIB,
+    memory_bandwidth=4_800_000_000_000,
 )
 
-GPUS: dict[str, GpuSpec] = {
-    "a100": GpuSpec(
-        description="NVIDIA A100-SXM4-80GB",
-        sm_count=108,
-        memory_bytes=81920 * MIB,
-        clock_ghz=1.41,
-        memory_bandwidth=2_039_000_000_000,
-        l2_cache_bytes=40 * MIB,
-        compute_capability=(8, 0),
-        fp32_cores_per_sm=64,
-        shared_memory_per_sm=164 * KIB,
-        shared_memory_per_block_optin=163 * KIB,
-    ),
-    "h100": _H100,
-    # The H200 is an H100 (same SMs, clocks, caches) with HBM3e: more memory, more bandwidth.
-    "h200": dataclasses.replace(
-        _H100,
-        description="NVIDIA H200",
-        memory_bytes=143771 * MIB,
-        memory_bandwidth=4_800_000_000_000,
-    ),
-}
+GPUS: dict[str, GpuSpec] = {"a100": _A100, "h100": _H100, "h200": _H200}
 
 
 def target_config_text(spec: GpuSpec) -> str:

@@ -10,13 +10,13 @@ with the file and field named when something is off.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from instructrec_jax.instructions.records import FAMILIES
+from instructrec_jax.json_text import parse_json_object
 
 MANIFEST_NAME = "manifest.json"
 SUPPORTED_FORMAT_VERSIONS = (1,)
@@ -164,12 +164,7 @@ def load_manifest(
         )
     with tf.io.gfile.GFile(path, "r") as handle:
         text = handle.read()
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ManifestError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from err
-    if not isinstance(raw, dict):
-        raise ManifestError(f"{path}: top level must be a JSON object")
+    raw = parse_json_object(text, path, ManifestError)
     version = _require(raw, "format_version", int, path)
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise ManifestError(f"{path}: format_version {version} not in {SUPPORTED_FORMAT_VERSIONS}")

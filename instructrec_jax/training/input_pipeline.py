@@ -99,13 +99,14 @@ def seqio_dataset(
     split: str,
     shard: HostShard,
     *,
-    shuffle: bool,
-    seed: int,
-    pack: bool,
-    repeat: bool,
+    shuffle: bool = False,
+    seed: int = 0,
+    pack: bool = False,
+    repeat: bool = False,
     use_cached: bool = False,
 ) -> Any:
-    """Model features of ``task_name`` for this host (a ``tf.data.Dataset`` of examples)."""
+    """Model features of ``task_name`` for this host (a ``tf.data.Dataset`` of examples);
+    by default one pass, in order, unpacked (what evaluation reads)."""
     import seqio
 
     tf = import_tensorflow()
@@ -169,17 +170,7 @@ def eval_batches(
     Missing rows (end of data) are zero rows with zero loss weight, so every host runs the
     same number of steps and padding does not count in the token-normalized loss.
     """
-    dataset = seqio_dataset(
-        task_name,
-        feature_lengths,
-        split,
-        shard,
-        shuffle=False,
-        seed=0,
-        pack=False,
-        repeat=False,
-        use_cached=use_cached,
-    )
+    dataset = seqio_dataset(task_name, feature_lengths, split, shard, use_cached=use_cached)
     batches = list(dataset.batch(shard.rows).take(num_batches).as_numpy_iterator())
     padded = [_pad_rows(batch, shard.rows) for batch in batches]
     while len(padded) < num_batches:
