@@ -95,6 +95,9 @@ class RecipeConfig(TrainingSettings):
         SentencePiece user-defined symbol), so a title is one token in every instruction
         and one (plus EOS) as a scored target: the from-scratch model learns items as
         units instead of spelling them from sub-words.
+      vocab_model_type: SentencePiece ``unigram`` (T5's) or ``bpe``: on the generated
+        instructions BPE keeps whole words where unigram splits them, so an ml-100k
+        instruction is about 20% shorter and a packed step holds more examples.
       workers: processes rendering instructions (the output does not depend on it).
       shuffle_buffer_size: per-task shuffle buffer of the training input.
       scenarios: evaluation scenarios.
@@ -113,6 +116,7 @@ class RecipeConfig(TrainingSettings):
     max_history: int = 20
     vocab_size: int = 4000
     title_pieces: bool = False
+    vocab_model_type: str = "unigram"
     workers: int = 2
     shuffle_buffer_size: int = 2000
     scenarios: tuple[str, ...] = ("sequential", "personalized_search", "product_search")
@@ -171,4 +175,5 @@ def install_tasks(
         shuffle_buffer_size=config.shuffle_buffer_size,
         custom_mixtures=config.mixtures,
         whole_pieces=titles,
+        vocab_model_type=config.vocab_model_type,
     )

@@ -120,14 +120,15 @@ def install_dataset_vocabulary(
     cache_dir: str | None = None,
     seed: int = 0,
     whole_pieces: Sequence[str] = (),
+    model_type: str = "unigram",
 ) -> str:
     """Train (or take from the cache) a vocabulary on the directory's text; install it.
 
     The model is cached under ``cache_dir`` (default ``$INSTRUCTREC_DATA_DIR/vocab``) by
     dataset fingerprint, a digest of the instructions manifest and the seed, and size; then
     copied to ``<instructions dir>/vocab/spm.model`` where the definition modules look.
-    ``whole_pieces`` (e.g. the catalog's titles) become one piece each
-    (``vocab.train_vocabulary``). Returns that path.
+    ``whole_pieces`` (e.g. the catalog's titles) become one piece each; ``model_type``:
+    ``unigram`` or ``bpe`` (``vocab.train_vocabulary``). Returns that path.
     """
     from instructrec_jax.tf_setup import import_tensorflow
 
@@ -140,7 +141,13 @@ def install_dataset_vocabulary(
         )
     key = _vocabulary_key(dataset, instructions_dir, manifest, seed)
     cached = vocab_lib.vocabulary_for_dataset(
-        _LazyCorpus(manifest), cache_dir, key, vocab_size, seed=seed, whole_pieces=whole_pieces
+        _LazyCorpus(manifest),
+        cache_dir,
+        key,
+        vocab_size,
+        seed=seed,
+        whole_pieces=whole_pieces,
+        model_type=model_type,
     )
     target = dataset_vocabulary_path(instructions_dir)
     tf.io.gfile.makedirs(os.path.dirname(target))
@@ -184,11 +191,13 @@ def install_dataset_tasks(
     shuffle_buffer_size: int,
     custom_mixtures: Mapping[str, Sequence[str]] | None = None,
     whole_pieces: Sequence[str] = (),
+    vocab_model_type: str = "unigram",
 ) -> tuple[str, Any, list[str]]:
     """Install the dataset's trained vocabulary (:func:`install_dataset_vocabulary`) and
     register its SeqIO tasks and mixtures (with ``custom_mixtures``: name -> member tasks)
     on it: what the demo and the ablation job share. ``whole_pieces``: texts that become
-    one vocabulary piece each (:func:`install_dataset_vocabulary`).
+    one vocabulary piece each; ``vocab_model_type``: ``unigram`` or ``bpe``
+    (:func:`install_dataset_vocabulary`).
 
     Returns:
       (the vocabulary's path, the ``seqio`` vocabulary, the registered names).
@@ -202,6 +211,7 @@ def install_dataset_tasks(
         cache_dir=cache_dir,
         seed=seed,
         whole_pieces=whole_pieces,
+        model_type=vocab_model_type,
     )
     vocabulary = vocab_lib.get_vocabulary(vocab_path)
     names = register_dataset_tasks(

@@ -63,8 +63,9 @@ def train_vocabulary(
     character_coverage: float = 1.0,
     model_name: str = "spm",
     whole_pieces: Sequence[str] = (),
+    model_type: str = "unigram",
 ) -> str:
-    """Train a SentencePiece unigram model in the T5 layout; return the ``.model`` path.
+    """Train a SentencePiece model in the T5 layout; return the ``.model`` path.
 
     Deterministic: one training thread, no sentence sampling, a fixed random seed; the same
     sentences in the same order give a byte-identical model. ``vocab_size`` counts the
@@ -82,6 +83,10 @@ def train_vocabulary(
       whole_pieces: texts that become one piece each wherever they follow a space or start
         the text (SentencePiece user-defined symbols, e.g. item titles: a title is then one
         token in instructions and as a scored target); pieces beyond ``vocab_size``.
+      model_type: ``unigram`` (T5's and Flan-T5's) or ``bpe``. On a corpus of a few dozen
+        templates (the generated instructions) unigram stops at a few thousand pieces and
+        splits common words (``cu st omer``); BPE keeps whole words, about 20% fewer
+        tokens per ml-100k instruction (``docs/demo_recipe.md``).
     """
     import sentencepiece as spm
 
@@ -89,6 +94,7 @@ def train_vocabulary(
 
     if vocab_size < 8:
         raise ValueError(f"vocab_size must be at least 8, got {vocab_size}")
+    check_model_type(model_type)
     lines = list(_clean_sentences(sentences))
     if not lines:
         raise ValueError("cannot train a vocabulary on an empty corpus")
@@ -98,7 +104,7 @@ def train_vocabulary(
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines),
         model_writer=model_bytes,
-        model_type="unigram",
+        model_type=model_type,
         vocab_size=vocab_size + len(symbols),
         user_defined_symbols=symbols,
         pad_id=PAD_ID,
@@ -148,6 +154,16 @@ def _atomic_write(path: str, data: bytes) -> None:
         handle.write(data)
 
 
+MODEL_TYPES = ("unigram", "bpe")
+
+
+def check_model_type(model_type: str) -> str:
+    """``model_type`` if SentencePiece training here supports it, else ValueError."""
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"vocabulary model_type must be one of {MODEL_TYPES}, got {model_type!r}")
+    return model_type
+
+
 def vocabulary_cache_path(cache_dir: str | os.PathLike[str], key: str, vocab_size: int) -> str:
     """``<cache_dir>/<key>/spm_<vocab_size>/spm.model`` where ``key`` names the corpus."""
     safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
@@ -163,9 +179,10 @@ def vocabulary_for_dataset(
     vocab_size: int,
     seed: int = 0,
     whole_pieces: Sequence[str] = (),
+    model_type: str = "unigram",
 ) -> str:
-    """A trained vocabulary for a dataset, trained once per (key, vocab_size, whole pieces)
-    and cached.
+    """A trained vocabulary for a dataset, trained once per (key, vocab_size, whole pieces,
+    model type) and cached.
 
     ``key`` should identify the corpus, e.g. the dataset fingerprint of the generated
     instructions. The corpus is only read when the cache misses. ``whole_pieces``: see
@@ -177,6 +194,8 @@ def vocabulary_for_dataset(
     if whole_pieces:
         symbols = "\n".join(whole_piece_symbols(whole_pieces)).encode()
         key = f"{key}-whole{hashlib.sha256(symbols).hexdigest()[:12]}"
+    if check_model_type(model_type) != "unigram":  # unigram keeps its earlier cache paths
+        key = f"{key}-{model_type}"
     model_path = vocabulary_cache_path(cache_dir, key, vocab_size)
     if tf.io.gfile.exists(model_path):
         return model_path
@@ -186,6 +205,7 @@ def vocabulary_for_dataset(
         vocab_size,
         seed=seed,
         whole_pieces=whole_pieces,
+        model_type=model_type,
     )
 
 

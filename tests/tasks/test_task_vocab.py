@@ -110,3 +110,28 @@ def test_cache_key_covers_the_whole_pieces(tmp_path):
     )
     other = vocab.vocabulary_for_dataset(CORPUS, tmp_path, "ml100k-abc", 60, whole_pieces=["B"])
     assert len({plain, titled, other}) == 3
+
+
+def test_bpe_model_type_trains_keeps_whole_pieces_and_has_its_own_cache_path(tmp_path):
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2
+
+    unigram = vocab.vocabulary_for_dataset(CORPUS, tmp_path, "ml100k-abc", 60)
+    bpe = vocab.vocabulary_for_dataset(
+        CORPUS, tmp_path, "ml100k-abc", 60, whole_pieces=["Movie A"], model_type="bpe"
+    )
+    assert unigram != bpe
+    assert unigram == vocab.vocabulary_cache_path(tmp_path, "ml100k-abc", 60)  # unchanged path
+    proto = sentencepiece_model_pb2.ModelProto()
+    with open(bpe, "rb") as handle:
+        proto.ParseFromString(handle.read())
+    assert proto.trainer_spec.model_type == sentencepiece_model_pb2.TrainerSpec.BPE
+    processor = spm.SentencePieceProcessor(model_file=bpe)
+    assert processor.encode("Movie A", out_type=str) == ["\u2581Movie\u2581A"]
+    assert [processor.id_to_piece(i) for i in range(3)] == ["<pad>", "</s>", "<unk>"]
+
+
+def test_unknown_model_type_is_rejected_before_training(tmp_path):
+    with pytest.raises(ValueError, match=r"model_type must be one of \('unigram', 'bpe'\)"):
+        vocab.train_vocabulary(CORPUS, tmp_path, vocab_size=60, model_type="char")
+    assert not list(tmp_path.iterdir())
