@@ -22,6 +22,7 @@ machine's load changes affect all of them alike.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 
@@ -35,7 +36,7 @@ from instructrec_jax.host_memory import reuse_freed_memory
 from instructrec_jax.inference import buckets as buckets_lib
 from instructrec_jax.inference.engine import ScoringEngine
 from instructrec_jax.models.config import T5Config
-from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.models.model import EncoderDecoderModel, score_candidates_by_pairs
 from instructrec_jax.models.t5 import Transformer, init_params
 
 
@@ -88,7 +89,9 @@ def ours_run(module, params, instructions, candidates, target_bucket):
 
 def naive_run(module, params, pairs, pair_batch, target_length):
     # Not through the partitioner on purpose: the baseline is plain jit of the naive path.
-    score = jax.jit(EncoderDecoderModel(module.config).score_candidates_naive)
+    score = jax.jit(
+        functools.partial(score_candidates_by_pairs, EncoderDecoderModel(module.config))
+    )
 
     def run():
         for start in range(0, len(pairs), pair_batch):

@@ -11,6 +11,7 @@ Names and their reader arguments:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -19,7 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from instructrec_jax.data.config import PrepareConfig, dataset_fingerprint
 from instructrec_jax.data.paths import data_dir
@@ -47,37 +48,27 @@ class RawReader(Protocol):
     def read(self) -> RawDataset: ...
 
 
+@dataclasses.dataclass(frozen=True)
 class SyntheticReader:
-    """``make_synthetic`` behind the ``RawReader`` interface."""
+    """``make_synthetic`` behind the ``RawReader`` interface; the fields are its arguments."""
 
-    name = "synthetic"
+    name: ClassVar[str] = "synthetic"
 
-    def __init__(
-        self,
-        num_users: int = 200,
-        num_items: int = 300,
-        num_categories: int = 8,
-        seed: int = 0,
-        min_len: int = 6,
-        max_len: int = 20,
-    ) -> None:
-        self.arguments = dict(
-            num_users=num_users,
-            num_items=num_items,
-            num_categories=num_categories,
-            seed=seed,
-            min_len=min_len,
-            max_len=max_len,
-        )
+    num_users: int = 200
+    num_items: int = 300
+    num_categories: int = 8
+    seed: int = 0
+    min_len: int = 6
+    max_len: int = 20
 
     def source_digest(self) -> str:
         """Digest of the generator arguments."""
-        payload = json.dumps(["synthetic-v1", self.arguments], sort_keys=True)
+        payload = json.dumps(["synthetic-v1", dataclasses.asdict(self)], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def read(self) -> RawDataset:
         """Generate the dataset."""
-        raw = make_synthetic(**self.arguments)
+        raw = make_synthetic(**dataclasses.asdict(self))
         return RawDataset(raw.name, raw.items, raw.interactions, self.source_digest())
 
 

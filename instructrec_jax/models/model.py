@@ -210,25 +210,6 @@ class EncoderDecoderModel:
             params, cross_kv, instructions, candidates, length_normalize
         )
 
-    def score_candidates_naive(
-        self,
-        params: Params,
-        instructions: jax.Array,
-        candidates: jax.Array,
-        length_normalize: bool = False,
-    ) -> jax.Array:
-        """Reference for :meth:`score_candidates`: each instruction repeated N times and
-        :meth:`score_batch` on every pair (T5X's rank classification); N times the encoder
-        work, same numbers to float tolerance."""
-        batch, num_candidates, target_length = candidates.shape
-        flat_targets = candidates.reshape(batch * num_candidates, target_length)
-        pairs = {
-            "encoder_input_tokens": jnp.repeat(instructions, num_candidates, axis=0),
-            "decoder_target_tokens": flat_targets,
-        }
-        scores = self.score_batch(params, pairs).reshape(batch, num_candidates)
-        return length_normalized(scores, candidates) if length_normalize else scores
-
     def yes_log_odds(
         self, params: Params, instructions: jax.Array, yes_id: int, no_id: int
     ) -> jax.Array:
@@ -289,3 +270,24 @@ def as_model(model: EncoderDecoderModel | Transformer) -> EncoderDecoderModel:
     if isinstance(model, Transformer):
         return EncoderDecoderModel(model.config)
     raise TypeError(f"expected an EncoderDecoderModel or a Transformer, got {type(model).__name__}")
+
+
+def score_candidates_by_pairs(
+    model: EncoderDecoderModel,
+    params: Params,
+    instructions: jax.Array,
+    candidates: jax.Array,
+    length_normalize: bool = False,
+) -> jax.Array:
+    """Reference for :meth:`EncoderDecoderModel.score_candidates`: scores [B, N] with each
+    instruction [B, L] repeated N times and :meth:`~EncoderDecoderModel.score_batch` on
+    every (instruction, candidate [B, N, T]) pair, T5X's rank classification; N times the
+    encoder work, the same numbers to float tolerance."""
+    batch, num_candidates, target_length = candidates.shape
+    flat_targets = candidates.reshape(batch * num_candidates, target_length)
+    pairs = {
+        "encoder_input_tokens": jnp.repeat(instructions, num_candidates, axis=0),
+        "decoder_target_tokens": flat_targets,
+    }
+    scores = model.score_batch(params, pairs).reshape(batch, num_candidates)
+    return length_normalized(scores, candidates) if length_normalize else scores

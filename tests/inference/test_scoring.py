@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from instructrec_jax.inference import buckets
-from instructrec_jax.models.model import EncoderDecoderModel
+from instructrec_jax.models.model import EncoderDecoderModel, score_candidates_by_pairs
 from tests.inference.conftest import ragged_batch
 
 
@@ -41,9 +41,9 @@ def test_fast_path_equals_naive_and_token_by_token_sum(tiny_model, exact_scorer)
     instructions, candidates = ragged_batch(0, rows=3, num_candidates=5, max_input=20, max_target=7)
     encoder, targets = _arrays(instructions, candidates, 24, 8)
     fast = np.asarray(exact_scorer(params, encoder, targets))
-    naive = jax.jit(EncoderDecoderModel(module.config).score_candidates_naive)(
-        params, encoder, targets
-    )
+    naive = jax.jit(
+        functools.partial(score_candidates_by_pairs, EncoderDecoderModel(module.config))
+    )(params, encoder, targets)
     assert fast.shape == (3, 5)
     assert np.all(fast < 0)
     np.testing.assert_allclose(fast, np.asarray(naive), rtol=1e-5, atol=1e-5)

@@ -3,12 +3,14 @@
 The reference is written out here, independent of the project's loss and scoring code: the
 module's full forward pass on each (instruction, target) pair, a float64 log-softmax, and a
 gather of each real target token's log-probability. The model's ``score_batch``,
-``score_candidates`` (encode once), ``score_candidates_naive``, ``loss_fn``, the
+``score_candidates`` (encode once), ``score_candidates_by_pairs``, ``loss_fn``, the
 ScoringEngine, the score CLI's ``score_examples`` and ``predict_batch``'s answer scores must
 all match it to 1e-5 (float32 model).
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +20,12 @@ import pytest
 from instructrec_jax.inference.buckets import ScoringBuckets, pad_token_rows
 from instructrec_jax.inference.engine import ScoringEngine
 from instructrec_jax.inference.trie import TitleTrie
-from instructrec_jax.models.model import EncoderDecoderModel, as_model, shift_right
+from instructrec_jax.models.model import (
+    EncoderDecoderModel,
+    as_model,
+    score_candidates_by_pairs,
+    shift_right,
+)
 from instructrec_jax.models.t5 import init_params
 from instructrec_jax.partitioning import Partitioner, make_mesh
 from instructrec_jax.score import ScoreExample, score_examples
@@ -87,7 +94,7 @@ def test_model_scoring_methods_match_the_reference(model_and_params, batch, expe
     model, params = model_and_params
     encoder, targets = arrays(*batch)
     fast = jax.jit(model.score_candidates)(params, encoder, targets)
-    naive = jax.jit(model.score_candidates_naive)(params, encoder, targets)
+    naive = jax.jit(functools.partial(score_candidates_by_pairs, model))(params, encoder, targets)
     np.testing.assert_allclose(np.asarray(fast), expected, rtol=TOLERANCE, atol=TOLERANCE)
     np.testing.assert_allclose(np.asarray(naive), expected, rtol=TOLERANCE, atol=TOLERANCE)
     first = {"encoder_input_tokens": encoder, "decoder_target_tokens": targets[:, 0]}
