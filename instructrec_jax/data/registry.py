@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from instructrec_jax.data.config import PrepareConfig, dataset_fingerprint
 from instructrec_jax.data.paths import data_dir
@@ -52,7 +52,7 @@ class RawReader(Protocol):
 class SyntheticReader:
     """``make_synthetic`` behind the ``RawReader`` interface; the fields are its arguments."""
 
-    name: ClassVar[str] = "synthetic"
+    name = "synthetic"  # not annotated: a class attribute, not a field
 
     num_users: int = 200
     num_items: int = 300
