@@ -108,10 +108,12 @@ def load_t5x_legacy_params(step_dir: str, config: T5Config) -> Params:
 def orbax_tree_metadata(state_dir: str) -> dict[str, Any]:
     """The nested metadata tree (leaves with .shape/.dtype) of an Orbax PyTree checkpoint."""
     import orbax.checkpoint as ocp
+    from etils import epath
 
-    metadata = ocp.PyTreeCheckpointer().metadata(state_dir)
-    tree = getattr(metadata, "item_metadata", metadata)
-    tree = getattr(tree, "tree", tree)
+    # The handler's metadata, not the Checkpointer's: that one also looks for step metadata
+    # inside the item directory and warns on every trainer and T5X checkpoint.
+    metadata = ocp.PyTreeCheckpointHandler().metadata(epath.Path(state_dir))
+    tree = getattr(metadata, "tree", metadata)
     if not isinstance(tree, dict):
         raise ValueError(f"{state_dir}: not an Orbax PyTree checkpoint of a dict")
     return tree
