@@ -22,6 +22,7 @@ from instructrec_jax.ablation.config import AblationConfig, Arm
 from instructrec_jax.ablation.workspace import Workspace
 from instructrec_jax.atomic_files import write_json_atomic
 from instructrec_jax.checkpoints import files
+from instructrec_jax.json_text import parse_json_object
 from instructrec_jax.tasks import naming
 
 MARKER_FILE = "ablation_arm.json"
@@ -101,10 +102,7 @@ def read_marker(model_dir: Path) -> dict[str, Any] | None:
     path = model_dir / MARKER_FILE
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from None
+    return parse_json_object(path.read_text(), str(path))
 
 
 def is_done(run: ArmRun, digest: str) -> bool:

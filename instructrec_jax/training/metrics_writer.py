@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from instructrec_jax.checkpoints import files
+from instructrec_jax.json_text import parse_json_object
 from instructrec_jax.tf_setup import import_tensorflow
 
 METRICS_FILE = "metrics.jsonl"
@@ -118,10 +119,7 @@ def _parse_lines(path: str, text: str) -> list[dict[str, Any]]:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number}: not JSON: {error}") from error
+        records.append(parse_json_object(line, f"{path}:{number}"))
     return records
 
 

@@ -19,6 +19,7 @@ from jax.sharding import Mesh
 
 from instructrec_jax.checkpoints.loader import TRAIN_CONFIG_FILE
 from instructrec_jax.cli_errors import UsageError
+from instructrec_jax.json_text import parse_json_object
 from instructrec_jax.models.config import PARAMETER_SHAPE_FIELDS
 from instructrec_jax.tf_setup import import_tensorflow
 from instructrec_jax.training.config import TrainConfig
@@ -193,10 +194,7 @@ def check_resume_settings(config: TrainConfig) -> None:
     if latest_step_dir(config.model_dir) is None or not tf.io.gfile.exists(path):
         return
     with tf.io.gfile.GFile(path) as stream:
-        try:
-            saved = json.loads(stream.read())
-        except json.JSONDecodeError as error:
-            raise SetupError(f"{path}: not valid JSON ({error.msg})") from error
+        saved = parse_json_object(stream.read(), path, SetupError)
     asked = json.loads(json.dumps(dataclasses.asdict(config), default=str))
     before, now = _resume_settings(saved), _resume_settings(asked)
     for name, value in now.items():

@@ -35,7 +35,7 @@ def test_a_bad_line_is_named():
     gfile.makedirs(model_dir)
     with gfile.GFile(f"{model_dir}/metrics.jsonl", "w") as stream:
         stream.write('{"step": 1}\n\nnot json\n')
-    with pytest.raises(ValueError, match=r"metrics.jsonl:3: not JSON"):
+    with pytest.raises(ValueError, match=r"metrics.jsonl:3: not valid JSON"):
         read_metrics(model_dir)
 
 
