@@ -19,15 +19,13 @@ import dataclasses
 import hashlib
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from instructrec_jax.data.types import EvalExample, Item, TrainExample, UserSequence
-from instructrec_jax.instructions.builders import (
-    BuildContext,
-    NegativeSampler,
-)
+from instructrec_jax.data.processed import ProcessedDataset
+from instructrec_jax.data.types import TrainExample
+from instructrec_jax.instructions.builders import BuildContext
 from instructrec_jax.instructions.codes import Strategy, TaskForm
 from instructrec_jax.instructions.manifest import (
     FORMAT_VERSION,
@@ -49,22 +47,6 @@ from instructrec_jax.instructions.tokens import TokenCounter, WhitespaceCounter,
 from instructrec_jax.instructions.units import Unit, WorkerState, plan_units, rendered_units
 
 GENERATOR_VERSION = 1  # bump when rendering changes, so old shards are not reused
-
-
-class InstructionSource(NegativeSampler, Protocol):
-    """What ``generate`` needs from a dataset (``ProcessedDataset`` satisfies it)."""
-
-    name: str
-    fingerprint: str
-    catalog: Mapping[str, Item]
-    sequences: Mapping[str, UserSequence]
-    valid: list[EvalExample]
-    test: list[EvalExample]
-    item_split: Mapping[str, str]
-
-    def train_examples(self) -> Iterator[TrainExample]:
-        """Every training (prefix -> next) example in a fixed order."""
-        ...
 
 
 def default_per_example() -> dict[str, int]:
@@ -133,7 +115,7 @@ def _item_reviews(examples: Sequence[TrainExample]) -> dict[str, str]:
 
 
 def build_context(
-    dataset: InstructionSource,
+    dataset: ProcessedDataset,
     config: GenerateConfig,
     teacher: Teacher,
     counter: TokenCounter,
@@ -199,7 +181,7 @@ def _spec_hash(common: Mapping[str, Any], unit: Unit, keys: Sequence[str]) -> st
 
 
 def generate(
-    dataset: InstructionSource,
+    dataset: ProcessedDataset,
     out_dir: str | Path,
     config: GenerateConfig | None = None,
     teacher: Teacher | None = None,

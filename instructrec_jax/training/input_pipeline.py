@@ -93,34 +93,46 @@ def has_split(name: str, split: str) -> bool:
     return all(split in task.splits for task in tasks)
 
 
-def seqio_dataset(
-    task_name: str,
-    feature_lengths: Mapping[str, int],
-    split: str,
-    shard: HostShard,
-    *,
-    shuffle: bool = False,
-    seed: int = 0,
-    pack: bool = False,
-    repeat: bool = False,
-    use_cached: bool = False,
-) -> Any:
-    """Model features of ``task_name`` for this host (a ``tf.data.Dataset`` of examples);
-    by default one pass, in order, unpacked (what evaluation reads)."""
+@dataclasses.dataclass(frozen=True)
+class DatasetConfig:
+    """Which SeqIO examples a host pipeline reads (the input half of T5X's ``DatasetConfig``).
+
+    Attributes:
+      mixture_or_task_name: a registered SeqIO task or mixture.
+      task_feature_lengths: tokens per feature, ``{"inputs": L, "targets": T}``.
+      split: the split to read.
+      shuffle: shuffle the examples (seeded by ``seed``).
+      seed: the shuffle seed.
+      pack: pack several examples into each row (segment ids and positions).
+      use_cached: read the task's cache made by ``seqio`` cache jobs.
+    """
+
+    mixture_or_task_name: str
+    task_feature_lengths: Mapping[str, int]
+    split: str = "train"
+    shuffle: bool = False
+    seed: int = 0
+    pack: bool = False
+    use_cached: bool = False
+
+
+def seqio_dataset(config: DatasetConfig, shard: HostShard, *, repeat: bool = False) -> Any:
+    """Model features of ``config`` for this host (a ``tf.data.Dataset`` of examples);
+    one pass unless ``repeat``."""
     import seqio
 
     tf = import_tensorflow()
-    check_task_registered(task_name)
+    check_task_registered(config.mixture_or_task_name)
     dataset = seqio.get_dataset(
-        task_name,
-        task_feature_lengths=dict(feature_lengths),
-        feature_converter=seqio.EncDecFeatureConverter(pack=pack),
-        dataset_split=split,
-        use_cached=use_cached,
-        shuffle=shuffle,
+        config.mixture_or_task_name,
+        task_feature_lengths=dict(config.task_feature_lengths),
+        feature_converter=seqio.EncDecFeatureConverter(pack=config.pack),
+        dataset_split=config.split,
+        use_cached=config.use_cached,
+        shuffle=config.shuffle,
         num_epochs=None if repeat else 1,
         shard_info=seqio.ShardInfo(index=shard.index, num_shards=shard.count),
-        seed=seed,
+        seed=config.seed,
         verbose=False,
     )
     options = tf.data.Options()
@@ -129,52 +141,33 @@ def seqio_dataset(
 
 
 def train_batches(
-    task_name: str,
-    feature_lengths: Mapping[str, int],
-    shard: HostShard,
-    *,
-    seed: int,
-    start_step: int,
-    shuffle: bool = True,
-    pack: bool = True,
-    split: str = "train",
-    use_cached: bool = False,
+    config: DatasetConfig, shard: HostShard, start_step: int
 ) -> Iterator[dict[str, np.ndarray]]:
     """Endless host batches ``{feature: [shard.rows, length]}`` starting at ``start_step``."""
-    dataset = seqio_dataset(
-        task_name,
-        feature_lengths,
-        split,
-        shard,
-        shuffle=shuffle,
-        seed=seed,
-        pack=pack,
-        repeat=True,
-        use_cached=use_cached,
-    )
+    dataset = seqio_dataset(config, shard, repeat=True)
     dataset = dataset.batch(shard.rows, drop_remainder=True).skip(start_step)
     return iter(dataset.as_numpy_iterator())
 
 
 def eval_batches(
-    task_name: str,
-    feature_lengths: Mapping[str, int],
-    shard: HostShard,
-    *,
-    split: str,
-    num_batches: int,
-    use_cached: bool = False,
+    config: DatasetConfig, shard: HostShard, num_batches: int
 ) -> list[dict[str, np.ndarray]]:
-    """Exactly ``num_batches`` host batches of ``split`` (unpacked, in order).
+    """Exactly ``num_batches`` host batches of ``config.split``, read in order.
 
     Missing rows (end of data) are zero rows with zero loss weight, so every host runs the
-    same number of steps and padding does not count in the token-normalized loss.
+    same number of steps and padding does not count in the token-normalized loss. Raises
+    ValueError for a shuffled or packed ``config`` (evaluation reads each example once).
     """
-    dataset = seqio_dataset(task_name, feature_lengths, split, shard, use_cached=use_cached)
+    if config.shuffle or config.pack:
+        raise ValueError(
+            f"evaluation of {config.mixture_or_task_name!r} reads unshuffled, unpacked "
+            f"examples; got shuffle={config.shuffle}, pack={config.pack}"
+        )
+    dataset = seqio_dataset(config, shard)
     batches = list(dataset.batch(shard.rows).take(num_batches).as_numpy_iterator())
     padded = [_pad_rows(batch, shard.rows) for batch in batches]
     while len(padded) < num_batches:
-        padded.append(_empty_batch(feature_lengths, shard.rows))
+        padded.append(_empty_batch(config.task_feature_lengths, shard.rows))
     return padded
 
 

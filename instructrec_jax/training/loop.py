@@ -94,16 +94,15 @@ class TrainLoop:
         config, hooks = self.config, self.hooks
         history: list[dict[str, Any]] = []
         last_checkpoint = resumed_from
-        batches = input_pipeline.train_batches(
+        train_data = input_pipeline.DatasetConfig(
             config.mixture_or_task_name,
             config.task_feature_lengths,
-            self.shard,
-            seed=config.seed,
-            start_step=start_step - base_step,
             shuffle=config.shuffle,
+            seed=config.seed,
             pack=config.pack,
             use_cached=config.use_cached_tasks,
         )
+        batches = input_pipeline.train_batches(train_data, self.shard, start_step - base_step)
         validation = self._validation_batches()
         meter = ThroughputMeter(config)
         progress = self._progress_bar(start_step)
@@ -189,14 +188,13 @@ class TrainLoop:
             return []
         if not input_pipeline.has_split(config.mixture_or_task_name, split):
             return []
-        return input_pipeline.eval_batches(
+        validation_data = input_pipeline.DatasetConfig(
             config.mixture_or_task_name,
             config.task_feature_lengths,
-            self.shard,
             split=split,
-            num_batches=config.validation_steps,
             use_cached=config.use_cached_tasks,
         )
+        return input_pipeline.eval_batches(validation_data, self.shard, config.validation_steps)
 
     def _evaluate(
         self,
